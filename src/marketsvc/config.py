@@ -1,0 +1,191 @@
+"""Settings, read from the environment (or ``.env``) exactly as the public contract names them.
+
+Built once in ``create_app(settings=None)`` (or by the CLI) and passed down; never a module global.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from marketsvc.domain import RateLimit
+
+PROVIDER_NAMES: tuple[str, ...] = (
+    "coingecko",
+    "coinmarketcap",
+    "polygon",
+    "finnhub",
+    "newsapi",
+    "alphavantage",
+    "yahoo",
+    "binance",
+    "tiingo",
+)
+
+# Providers that answer market data without any key.
+KEYLESS_PROVIDERS = frozenset({"coingecko", "yahoo", "binance"})
+
+COINGECKO_PRO_BASE_URL = "https://pro-api.coingecko.com/api/v3"
+
+DEFAULT_BASE_URLS: dict[str, str] = {
+    "coingecko": "https://api.coingecko.com/api/v3",
+    "coinmarketcap": "https://pro-api.coinmarketcap.com",
+    "polygon": "https://api.massive.com",
+    "finnhub": "https://finnhub.io/api/v1",
+    "newsapi": "https://newsapi.org/v2",
+    "alphavantage": "https://www.alphavantage.co",
+    "yahoo": "https://query1.finance.yahoo.com",
+    "binance": "https://api.binance.com",
+    "tiingo": "https://api.tiingo.com",
+}
+
+# Each provider's documented free-tier limits (shared/reference/providers.md); Yahoo publishes
+# none, so a polite guess. Override with <P>_RATE_LIMITS.
+DEFAULT_RATE_LIMITS: dict[str, str] = {
+    "coingecko": "30/minute;10000/month",
+    "coinmarketcap": "30/minute;10000/month",
+    "polygon": "5/minute",
+    "finnhub": "30/second;60/minute",
+    "newsapi": "100/day",
+    "alphavantage": "5/minute;25/day",
+    "yahoo": "60/minute",
+    "binance": "6000/minute",
+    "tiingo": "50/hour;1000/day",
+}
+
+DEFAULT_WS_URLS: dict[str, str] = {
+    "binance": "wss://stream.binance.com:9443",
+    "finnhub": "wss://ws.finnhub.io",
+    "polygon": "wss://socket.massive.com",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSettings:
+    """One provider's resolved settings."""
+
+    name: str
+    api_key: SecretStr | None
+    base_url: str
+    enabled: bool
+    rate_limits: tuple[RateLimit, ...]
+    ws_url: str | None
+
+
+def _limits(value: Any) -> Any:
+    if value is None or isinstance(value, tuple):
+        return value
+    return RateLimit.parse_many(str(value))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./marketsvc.db"
+    redis_url: str | None = None
+    admin_token: SecretStr | None = None
+    sandbox: bool = False
+    auto_migrate: bool = True
+    log_level: str = "INFO"
+    scheduler_enabled: bool = True
+    replica_count: int = Field(default=1, ge=1)
+
+    cache_l1_max_size: int = Field(default=1000, ge=1)
+    cache_l1_max_bytes: int = Field(default=50_000_000, ge=1024)
+    cache_l2_default_ttl: int = Field(default=300, ge=1)
+    cache_l3_default_ttl: int = Field(default=3600, ge=1)
+
+    call_planner_workers: int = Field(default=3, ge=1, le=64)
+    call_planner_batch_delay: float = Field(default=5.0, ge=0)
+    provider_timeout: float = Field(default=10.0, gt=0)
+    provider_max_response_bytes: int = Field(default=20_000_000, ge=1024)
+
+    # Demo and Pro keys look alike ("CG-..."), so the plan is said, not guessed.
+    coingecko_pro: bool = False
+    coingecko_api_key: SecretStr | None = None
+    coingecko_base_url: str | None = None
+    coingecko_enabled: bool | None = None
+    coingecko_rate_limits: tuple[RateLimit, ...] | None = None
+    coingecko_ws_url: str | None = None
+    coinmarketcap_api_key: SecretStr | None = None
+    coinmarketcap_base_url: str | None = None
+    coinmarketcap_enabled: bool | None = None
+    coinmarketcap_rate_limits: tuple[RateLimit, ...] | None = None
+    coinmarketcap_ws_url: str | None = None
+    polygon_api_key: SecretStr | None = None
+    polygon_base_url: str | None = None
+    polygon_enabled: bool | None = None
+    polygon_rate_limits: tuple[RateLimit, ...] | None = None
+    polygon_ws_url: str | None = None
+    finnhub_api_key: SecretStr | None = None
+    finnhub_base_url: str | None = None
+    finnhub_enabled: bool | None = None
+    finnhub_rate_limits: tuple[RateLimit, ...] | None = None
+    finnhub_ws_url: str | None = None
+    newsapi_api_key: SecretStr | None = None
+    newsapi_base_url: str | None = None
+    newsapi_enabled: bool | None = None
+    newsapi_rate_limits: tuple[RateLimit, ...] | None = None
+    newsapi_ws_url: str | None = None
+    alphavantage_api_key: SecretStr | None = None
+    alphavantage_base_url: str | None = None
+    alphavantage_enabled: bool | None = None
+    alphavantage_rate_limits: tuple[RateLimit, ...] | None = None
+    alphavantage_ws_url: str | None = None
+    yahoo_api_key: SecretStr | None = None
+    yahoo_base_url: str | None = None
+    yahoo_enabled: bool | None = None
+    yahoo_rate_limits: tuple[RateLimit, ...] | None = None
+    yahoo_ws_url: str | None = None
+    binance_api_key: SecretStr | None = None
+    binance_base_url: str | None = None
+    binance_enabled: bool | None = None
+    binance_rate_limits: tuple[RateLimit, ...] | None = None
+    binance_ws_url: str | None = None
+    tiingo_api_key: SecretStr | None = None
+    tiingo_base_url: str | None = None
+    tiingo_enabled: bool | None = None
+    tiingo_rate_limits: tuple[RateLimit, ...] | None = None
+    tiingo_ws_url: str | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _parse_rate_limits(cls, value: Any, info: Any) -> Any:
+        if str(info.field_name).endswith("_rate_limits"):
+            return _limits(value)
+        if value == "" and str(info.field_name).endswith(("_api_key", "_base_url", "_url")):
+            return None  # an empty variable in .env means "unset", not "empty key"
+        return value
+
+    def provider(self, name: str) -> ProviderSettings:
+        """Resolve one provider's settings, applying the contract's defaults."""
+        if name not in PROVIDER_NAMES:
+            raise KeyError(name)
+        key: SecretStr | None = getattr(self, f"{name}_api_key")
+        if key is not None and not key.get_secret_value().strip():
+            key = None
+        enabled: bool | None = getattr(self, f"{name}_enabled")
+        if enabled is None:
+            enabled = name in KEYLESS_PROVIDERS or key is not None or self.sandbox
+        base_url: str | None = getattr(self, f"{name}_base_url")
+        if base_url is None:
+            base_url = DEFAULT_BASE_URLS[name]
+            if name == "coingecko" and key is not None and self.coingecko_pro:
+                base_url = COINGECKO_PRO_BASE_URL
+        limits: tuple[RateLimit, ...] | None = getattr(self, f"{name}_rate_limits")
+        return ProviderSettings(
+            name=name,
+            api_key=key,
+            base_url=base_url.rstrip("/"),
+            enabled=enabled,
+            rate_limits=limits or RateLimit.parse_many(DEFAULT_RATE_LIMITS[name]),
+            ws_url=getattr(self, f"{name}_ws_url") or DEFAULT_WS_URLS.get(name),
+        )
+
+    def providers(self) -> list[ProviderSettings]:
+        return [self.provider(name) for name in PROVIDER_NAMES]

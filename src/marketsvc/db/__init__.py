@@ -1,0 +1,1 @@
+"""Database access: engine construction, table metadata (Alembic's target) and migrations."""

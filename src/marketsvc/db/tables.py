@@ -1,0 +1,61 @@
+"""Table metadata: the target of Alembic autogenerate. The schema itself is what the
+migrations in ``db/migrations`` say; a test asserts the two agree."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+)
+
+metadata = MetaData()
+
+# L3 of the cache: one row per cache key; times are epoch seconds (float) so the same row
+# works on SQLite and PostgreSQL without timezone surprises.
+cache_entries = Table(
+    "cache_entries",
+    metadata,
+    Column("key", String(512), primary_key=True),
+    Column("payload", LargeBinary, nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("fetched_at", Float, nullable=False),
+    Column("fresh_until", Float, nullable=False),
+    Column("stale_until", Float, nullable=False),
+    Index("ix_cache_entries_stale_until", "stale_until"),
+)
+
+# The history store: one closed (or still-forming) bar per (asset class, symbol, interval, ts).
+candles = Table(
+    "candles",
+    metadata,
+    Column("asset_class", String(8), primary_key=True),
+    Column("symbol", String(32), primary_key=True),
+    Column("interval", String(8), primary_key=True),
+    Column("ts", BigInteger, primary_key=True),
+    Column("open", Float, nullable=False),
+    Column("high", Float, nullable=False),
+    Column("low", Float, nullable=False),
+    Column("close", Float, nullable=False),
+    Column("volume", Float, nullable=True),
+    Column("source", String(64), nullable=False),
+    Column("fetched_at", Float, nullable=False),
+)
+
+# Upstream calls made per provider, so long windows (Alpha Vantage's 25/day, CoinGecko's
+# 10,000/month) survive a restart when no Redis is configured.
+provider_calls = Table(
+    "provider_calls",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("provider", String(32), nullable=False),
+    Column("ts", Float, nullable=False),
+    Column("weight", Integer, nullable=False),
+    Index("ix_provider_calls_provider_ts", "provider", "ts"),
+)
