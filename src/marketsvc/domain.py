@@ -191,7 +191,9 @@ class RateLimit:
             try:
                 n = int(count.strip())
             except ValueError:
-                raise ValueError(f"bad rate limit {part!r}: {count.strip()!r} is not an integer") from None
+                raise ValueError(
+                    f"bad rate limit {part!r}: {count.strip()!r} is not an integer"
+                ) from None
             if n <= 0:
                 raise ValueError(f"bad rate limit {part!r}: the count must be positive")
             limits.append(cls(n, float(_WINDOW_SECONDS[unit]), unit))
