@@ -158,7 +158,7 @@ class Settings(BaseSettings):
     def _parse_rate_limits(cls, value: Any, info: Any) -> Any:
         if str(info.field_name).endswith("_rate_limits"):
             return _limits(value)
-        if value == "" and str(info.field_name).endswith(("_api_key", "_base_url", "_url")):
+        if value == "" and cls.model_fields[str(info.field_name)].default is None:
             return None  # an empty variable in .env means "unset", not "empty key"
         return value
 

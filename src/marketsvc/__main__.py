@@ -1,0 +1,5 @@
+import sys
+
+from marketsvc.cli import main
+
+sys.exit(main())

@@ -1,0 +1,48 @@
+"""Liveness and readiness probes (outside the /api/market prefix)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from marketsvc.api.deps import ContainerDep
+from marketsvc.api.schemas import Liveness, Readiness
+
+router = APIRouter(tags=["probes"])
+
+
+@router.get("/healthz", response_model=Liveness, summary="Liveness: the process answers")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness}},
+    summary="Readiness: the database and (if configured) Redis answer",
+)
+async def readyz(container: ContainerDep) -> JSONResponse:
+    checks: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(2):
+            async with container.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"error: {type(exc).__name__}"
+    if container.redis is not None:
+        try:
+            async with asyncio.timeout(1):
+                await container.redis.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = f"error: {type(exc).__name__}"
+    ok = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ready" if ok else "not ready", "checks": checks},
+        status_code=200 if ok else 503,
+    )
