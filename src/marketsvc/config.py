@@ -100,6 +100,19 @@ class Settings(BaseSettings):
     cache_l2_default_ttl: int = Field(default=300, ge=1)
     cache_l3_default_ttl: int = Field(default=3600, ge=1)
 
+    # Scheduled jobs: intervals in seconds and the symbols they keep warm.
+    watchlist_crypto: str = "BTC,ETH,SOL,BNB,XRP"
+    watchlist_stocks: str = "AAPL,MSFT,GOOGL,AMZN,NVDA"
+    job_crypto_prices_interval: float = Field(default=300, gt=0)
+    job_stock_prices_interval: float = Field(default=900, gt=0)
+    job_news_interval: float = Field(default=3600, gt=0)
+    job_history_interval: float = Field(default=3600, gt=0)
+    job_technical_interval: float = Field(default=1800, gt=0)
+    job_warming_interval: float = Field(default=600, gt=0)
+    job_health_interval: float = Field(default=60, gt=0)
+    job_validation_interval: float = Field(default=900, gt=0)
+    validation_max_spread_pct: float = Field(default=2.0, gt=0)
+
     call_planner_workers: int = Field(default=3, ge=1, le=64)
     call_planner_batch_delay: float = Field(default=5.0, ge=0)
     provider_timeout: float = Field(default=10.0, gt=0)
@@ -186,6 +199,10 @@ class Settings(BaseSettings):
             rate_limits=limits or RateLimit.parse_many(DEFAULT_RATE_LIMITS[name]),
             ws_url=getattr(self, f"{name}_ws_url") or DEFAULT_WS_URLS.get(name),
         )
+
+    def watchlist(self, kind: str) -> list[str]:
+        raw = self.watchlist_crypto if kind == "crypto" else self.watchlist_stocks
+        return [s.strip().upper() for s in raw.split(",") if s.strip()]
 
     def providers(self) -> list[ProviderSettings]:
         return [self.provider(name) for name in PROVIDER_NAMES]
