@@ -14,11 +14,12 @@ from fastapi import FastAPI
 
 from marketsvc import __version__
 from marketsvc.api.errors import install_error_handlers
-from marketsvc.api.middleware import BodyLimitMiddleware
-from marketsvc.api.routes import market, probes
+from marketsvc.api.middleware import BodyLimitMiddleware, MetricsMiddleware
+from marketsvc.api.routes import generic, market, ops, probes
 from marketsvc.config import Settings
 from marketsvc.container import open_container, secret_values
 from marketsvc.logs import configure_logging
+from marketsvc.metrics import ServiceMetrics
 
 DESCRIPTION = """One entry point for market data (crypto and stock prices, history, news,
 fundamentals, technical indicators) across rate-limited public providers, with a three-tier
@@ -29,10 +30,11 @@ providers. Errors are `application/problem+json` (RFC 9457)."""
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level, secret_values(settings))
+    metrics = ServiceMetrics()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        async with open_container(settings) as container:
+        async with open_container(settings, metrics) as container:
             yield {"container": container}
 
     app = FastAPI(
@@ -43,6 +45,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=64 * 1024)
+    app.add_middleware(MetricsMiddleware, metrics=lambda: metrics)
     app.include_router(probes.router)
     app.include_router(market.router)
+    app.include_router(generic.router)
+    app.include_router(ops.router)
+    app.include_router(ops.admin)
     return app

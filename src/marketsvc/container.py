@@ -12,7 +12,8 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
@@ -20,10 +21,29 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
+from marketsvc.cache.base import CacheTier
+from marketsvc.cache.coordination import RedisCoordination
+from marketsvc.cache.database import DatabaseTier
+from marketsvc.cache.memory import MemoryTier
+from marketsvc.cache.policy import default_policies
+from marketsvc.cache.redis import RedisTier
+from marketsvc.cache.tiered import TieredCache
+from marketsvc.chain_runner import ChainRunner
 from marketsvc.config import ProviderSettings, Settings
+from marketsvc.db.candles import CandleRepository
 from marketsvc.db.engine import create_engine
 from marketsvc.db.migrate import upgrade_async
+from marketsvc.jobs.refresh import default_jobs
+from marketsvc.jobs.scheduler import JobScheduler
+from marketsvc.metrics import ServiceMetrics
 from marketsvc.orchestrator import DataOrchestrator
+from marketsvc.planner import (
+    CallPlanner,
+    DatabaseCallLog,
+    Limiter,
+    LocalLimiter,
+    RedisLimiter,
+)
 from marketsvc.providers._http import ProviderHttp
 from marketsvc.providers.base import Provider
 from marketsvc.providers.registry import build_http_client, build_provider
@@ -42,9 +62,60 @@ class Container:
     providers: dict[str, Provider]
     engine: AsyncEngine
     redis: aioredis.Redis | None
+    planner: CallPlanner
+    cache: TieredCache
     orchestrator: DataOrchestrator
+    metrics: ServiceMetrics
+    scheduler: JobScheduler | None = None
     sandbox_app: ASGIApp | None = None
     started_at: float = field(default_factory=time.time)
+
+    async def cache_stats(self) -> dict[str, Any]:
+        return await self.cache.stats()
+
+    async def planner_stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, st in (await self.planner.stats()).items():
+            out[name] = {
+                "queue_depth": dict(st.queue_depth),
+                "in_flight": st.in_flight,
+                "calls": st.calls,
+                "rate_limited": st.rate_limited,
+                "retries": st.retries,
+                "wait_p50_seconds": round(st.wait_p50, 6),
+                "wait_p99_seconds": round(st.wait_p99, 6),
+                "mean_batch_size": round(st.mean_batch_size, 3),
+                "windows": [
+                    {"window": str(w.limit), "used": w.used, "left": w.left} for w in st.windows
+                ],
+            }
+        return out
+
+    async def stats(self) -> dict[str, Any]:
+        cache = await self.cache_stats()
+        body: dict[str, Any] = {
+            **self.orchestrator.stats(),
+            "cache": {k: v for k, v in cache.items() if k != "tiers"},
+            "planner": await self.planner_stats(),
+            "history": asdict(self.orchestrator.history.stats),
+            "scheduler": self.scheduler.stats() if self.scheduler else {"enabled": False},
+            "uptime_seconds": round(time.time() - self.started_at, 1),
+        }
+        if self.settings.sandbox:
+            body["sandbox"] = True
+        return body
+
+    async def metrics_snapshot(self) -> dict[str, Any]:
+        cache = await self.cache_stats()
+        tiers = cache.get("tiers", {})
+        return {
+            "cache_tiers": list(tiers.values()) if isinstance(tiers, dict) else [],
+            "planner": await self.planner_stats(),
+            "provider_errors": {
+                n: dict(s.errors) for n, s in self.orchestrator.runner.stats.items()
+            },
+            "breakers": {n: b.state.value for n, b in self.orchestrator.runner.breakers.items()},
+        }
 
 
 def _sandbox_provider_settings(ps: ProviderSettings) -> ProviderSettings:
@@ -81,7 +152,9 @@ async def _open_providers(
 
 
 @asynccontextmanager
-async def open_container(settings: Settings) -> AsyncIterator[Container]:
+async def open_container(
+    settings: Settings, metrics: ServiceMetrics | None = None
+) -> AsyncIterator[Container]:
     async with AsyncExitStack() as stack:
         sandbox_app: ASGIApp | None = None
         if settings.sandbox:
@@ -105,13 +178,30 @@ async def open_container(settings: Settings) -> AsyncIterator[Container]:
             )
             stack.push_async_callback(redis_client.aclose)
 
-        orchestrator = DataOrchestrator(providers)
+        planner = await _open_planner(settings, providers, engine, redis_client, stack)
+        cache = await _open_cache(settings, engine, redis_client, stack)
+        runner = ChainRunner(providers, planner)
+        orchestrator = DataOrchestrator(
+            providers,
+            runner,
+            cache,
+            default_policies(settings),
+            CandleRepository(engine),
+            max_spread_pct=settings.validation_max_spread_pct,
+        )
+        stack.push_async_callback(orchestrator.aclose)
+        scheduler: JobScheduler | None = None
+        if settings.scheduler_enabled:
+            scheduler = JobScheduler(default_jobs(orchestrator, settings), redis=redis_client)
+            await scheduler.start()
+            stack.push_async_callback(scheduler.aclose)
         log.info(
             "container ready",
             extra={
                 "providers": sorted(providers),
                 "sandbox": settings.sandbox,
                 "redis": bool(redis_client),
+                "scheduler": bool(scheduler),
             },
         )
         yield Container(
@@ -119,9 +209,59 @@ async def open_container(settings: Settings) -> AsyncIterator[Container]:
             providers=providers,
             engine=engine,
             redis=redis_client,
+            planner=planner,
+            cache=cache,
             orchestrator=orchestrator,
+            metrics=metrics or ServiceMetrics(),
+            scheduler=scheduler,
             sandbox_app=sandbox_app,
         )
+
+
+async def _open_planner(
+    settings: Settings,
+    providers: dict[str, Provider],
+    engine: AsyncEngine,
+    redis_client: aioredis.Redis | None,
+    stack: AsyncExitStack,
+) -> CallPlanner:
+    limiter: Limiter
+    if redis_client is not None:
+        limiter = RedisLimiter(
+            redis_client, prefix="marketsvc:v1:limits", replica_count=settings.replica_count
+        )
+    else:
+        # Day and month windows persist in the database, so a restart keeps the count.
+        limiter = LocalLimiter(call_log=DatabaseCallLog(engine))
+    planner = CallPlanner(
+        limiter,
+        workers=settings.call_planner_workers,
+        batch_delay=settings.call_planner_batch_delay,
+    )
+    for name in providers:
+        await planner.configure(name, settings.provider(name).rate_limits)
+    await planner.start()
+    stack.push_async_callback(planner.aclose)
+    return planner
+
+
+async def _open_cache(
+    settings: Settings,
+    engine: AsyncEngine,
+    redis_client: aioredis.Redis | None,
+    stack: AsyncExitStack,
+) -> TieredCache:
+    tiers: list[CacheTier] = [MemoryTier(settings.cache_l1_max_size, settings.cache_l1_max_bytes)]
+    coordination: RedisCoordination | None = None
+    if redis_client is not None:
+        redis_tier = RedisTier(redis_client)
+        tiers.append(redis_tier)
+        coordination = RedisCoordination(redis_tier)
+    tiers.append(DatabaseTier(engine))
+    cache = TieredCache(tiers, coordination=coordination)
+    await cache.start()
+    stack.push_async_callback(cache.aclose)
+    return cache
 
 
 def secret_values(settings: Settings) -> list[str]:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from marketsvc.metrics import ServiceMetrics
 
 
 class BodyLimitMiddleware:
@@ -64,3 +69,34 @@ class BodyLimitMiddleware:
 
 class _BodyTooLargeError(Exception):
     pass
+
+
+class MetricsMiddleware:
+    """Counts requests and their latency per route template (never per raw path, so a flood
+    of distinct symbols cannot explode the label set)."""
+
+    def __init__(self, app: ASGIApp, metrics: Callable[[], ServiceMetrics | None]) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            metrics = self.metrics()
+            if metrics is not None:
+                route = scope.get("route")
+                template = getattr(route, "path", None) or "unmatched"
+                metrics.observe(template, scope["method"], status, time.perf_counter() - t0)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from marketsvc.domain import Freshness
+from marketsvc.domain import DataType, Freshness
+
+PriorityName = Literal["URGENT", "HIGH", "MEDIUM", "LOW", "BATCH"]
 
 
 class EnvelopeFields(BaseModel):
@@ -63,6 +65,132 @@ class PriceResponse(EnvelopeFields):
     low: float | None = None
     previous_close: float | None = None
     validation: Validation | None = None
+
+
+class CandleOut(BaseModel):
+    ts: datetime = Field(description="Bar start (UTC)")
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float | None = None
+
+
+class HistoricalResponse(EnvelopeFields):
+    symbol: str
+    asset_class: str
+    timespan: str
+    candles: list[CandleOut] = Field(description="Oldest first")
+
+
+class ArticleOut(BaseModel):
+    title: str
+    url: str
+    published_at: datetime
+    provider: str = Field(description="The provider that reported the article")
+    source_name: str | None = None
+    summary: str | None = None
+    image_url: str | None = None
+    tickers: list[str] = Field(default_factory=list)
+
+
+class NewsResponse(EnvelopeFields):
+    query: str | None = None
+    symbol: str | None = None
+    articles: list[ArticleOut] = Field(description="Newest first, deduplicated")
+    providers: list[str] = Field(default_factory=list, description="Providers that answered")
+
+
+class TechnicalResponse(EnvelopeFields):
+    symbol: str
+    asset_class: str
+    timespan: str
+    period: int
+    timestamps: list[datetime]
+    indicators: dict[str, dict[str, list[float | None]]] = Field(
+        description="indicator -> series name -> values aligned with timestamps (null = warm-up)"
+    )
+
+
+class FundamentalsResponse(EnvelopeFields):
+    symbol: str
+    name: str | None = None
+    description: str | None = None
+    exchange: str | None = None
+    currency: str | None = None
+    country: str | None = None
+    sector: str | None = None
+    industry: str | None = None
+    website: str | None = None
+    employees: int | None = None
+    market_cap: float | None = None
+    shares_outstanding: float | None = None
+    pe_ratio: float | None = None
+    eps: float | None = None
+    dividend_yield: float | None = None
+    beta: float | None = None
+    week52_high: float | None = None
+    week52_low: float | None = None
+
+
+class MarketDataRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data_type: DataType
+    symbol: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9.\-:/_^=]{1,32}$", description="Required except for news"
+    )
+    params: dict[str, str | int | float | bool | list[str] | None] = Field(default_factory=dict)
+    force_refresh: bool = False
+    priority: PriorityName = "MEDIUM"
+
+
+class MarketDataResponse(EnvelopeFields):
+    model_config = ConfigDict(extra="allow")
+
+    data_type: DataType
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    requests: list[MarketDataRequest] = Field(min_length=1, max_length=100)
+
+
+class BatchItem(BaseModel):
+    ok: bool
+    data: dict[str, Any] | None = None
+    error: Problem | None = None
+
+
+class BatchResponse(BaseModel):
+    results: list[BatchItem] = Field(description="One per request, in order")
+
+
+class CacheClearRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data_type: DataType | None = None
+    symbol: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.\-:/_^=]{1,32}$")
+
+
+class CacheClearResponse(BaseModel):
+    cleared: dict[str, Any]
+
+
+class PrefetchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data_type: DataType
+    symbols: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.\-:/_^=]{1,32}$")]] = (
+        Field(min_length=1, max_length=100)
+    )
+
+
+class PrefetchResponse(BaseModel):
+    accepted: int
+    data_type: DataType
+    priority: str
 
 
 class Problem(BaseModel):

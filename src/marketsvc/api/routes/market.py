@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import time
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
 from marketsvc.api.deps import ContainerDep
-from marketsvc.api.schemas import PROBLEM_RESPONSES, PriceResponse
-from marketsvc.domain import AssetClass, Priority
+from marketsvc.api.schemas import (
+    PROBLEM_RESPONSES,
+    FundamentalsResponse,
+    HistoricalResponse,
+    NewsResponse,
+    PriceResponse,
+    TechnicalResponse,
+)
+from marketsvc.domain import AssetClass, Interval, Priority
 from marketsvc.orchestrator import Envelope
+from marketsvc.request_params import INDICATORS, as_datetime
 
 router = APIRouter(prefix="/api/market", tags=["market data"])
 
-SymbolPath = Annotated[
-    str, Path(pattern=r"^[A-Za-z0-9.\-:/_^=]{1,32}$", description="e.g. BTC, BTC-USD, AAPL, BRK.B")
+SYMBOL_RE = r"^[A-Za-z0-9.\-:/_^=]{1,32}$"
+SymbolPath = Annotated[str, Path(pattern=SYMBOL_RE, description="e.g. BTC, BTC-USD, AAPL, BRK.B")]
+AssetClassQuery = Annotated[
+    AssetClass | None, Query(description="force crypto or stock (otherwise detected)")
 ]
+ForceRefresh = Annotated[bool, Query(description="bypass the cache")]
 
 
 def envelope_body(env: Envelope, sandbox: bool) -> dict[str, Any]:
@@ -33,8 +46,10 @@ def envelope_body(env: Envelope, sandbox: bool) -> dict[str, Any]:
     return body
 
 
-def server_timing(response: Response, env: Envelope, elapsed_ms: float) -> None:
+def answer(container: ContainerDep, response: Response, env: Envelope, t0: float) -> dict[str, Any]:
+    elapsed_ms = (time.perf_counter() - t0) * 1000
     response.headers["Server-Timing"] = f"{env.tier};dur={elapsed_ms:.3f}"
+    return envelope_body(env, container.settings.sandbox)
 
 
 @router.get(
@@ -48,11 +63,120 @@ async def price(
     symbol: SymbolPath,
     container: ContainerDep,
     response: Response,
-    asset_class: Annotated[AssetClass | None, Query(description="force crypto or stock")] = None,
+    asset_class: AssetClassQuery = None,
+    validate: Annotated[bool, Query(description="compare ≥ 2 providers")] = False,
+    force_refresh: ForceRefresh = False,
 ) -> dict[str, Any]:
-    import time
-
     t0 = time.perf_counter()
-    env = await container.orchestrator.price(symbol, asset_class, priority=Priority.MEDIUM)
-    server_timing(response, env, (time.perf_counter() - t0) * 1000)
-    return envelope_body(env, container.settings.sandbox)
+    env = await container.orchestrator.price(
+        symbol,
+        asset_class,
+        force_refresh=force_refresh,
+        validate=validate,
+        priority=Priority.MEDIUM,
+    )
+    return answer(container, response, env, t0)
+
+
+@router.get(
+    "/historical/{symbol}",
+    response_model=HistoricalResponse,
+    response_model_exclude_none=True,
+    responses=PROBLEM_RESPONSES,
+    summary="OHLCV candles, oldest first",
+)
+async def historical(
+    symbol: SymbolPath,
+    container: ContainerDep,
+    response: Response,
+    days: Annotated[int, Query(ge=1, le=3650)] = 30,
+    timespan: Interval = Interval.DAY,
+    start: Annotated[date | None, Query(description="ISO date; overrides days")] = None,
+    end: Annotated[date | None, Query(description="ISO date (exclusive); default now")] = None,
+    asset_class: AssetClassQuery = None,
+    force_refresh: ForceRefresh = False,
+) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    env = await container.orchestrator.historical(
+        symbol,
+        asset_class,
+        interval=timespan,
+        start=as_datetime(start),
+        end=as_datetime(end),
+        days=days,
+        force_refresh=force_refresh,
+    )
+    return answer(container, response, env, t0)
+
+
+@router.get(
+    "/news",
+    response_model=NewsResponse,
+    response_model_exclude_none=True,
+    responses=PROBLEM_RESPONSES,
+    summary="Articles across the news providers, deduplicated",
+)
+async def news(
+    container: ContainerDep,
+    response: Response,
+    query: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    symbol: Annotated[str | None, Query(pattern=SYMBOL_RE)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    force_refresh: ForceRefresh = False,
+) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    env = await container.orchestrator.news(
+        query=query, symbol=symbol, limit=limit, force_refresh=force_refresh
+    )
+    return answer(container, response, env, t0)
+
+
+@router.get(
+    "/technical/{symbol}",
+    response_model=TechnicalResponse,
+    response_model_exclude_none=True,
+    responses=PROBLEM_RESPONSES,
+    summary="Indicators computed locally from stored history",
+)
+async def technical(
+    symbol: SymbolPath,
+    container: ContainerDep,
+    response: Response,
+    indicators: Annotated[
+        str, Query(pattern=r"^[a-z,]{1,100}$", description=f"comma list of {', '.join(INDICATORS)}")
+    ] = "sma,ema,rsi,macd,bbands",
+    period: Annotated[int, Query(ge=2, le=500)] = 14,
+    timespan: Interval = Interval.DAY,
+    days: Annotated[int, Query(ge=30, le=3650)] = 200,
+    asset_class: AssetClassQuery = None,
+    force_refresh: ForceRefresh = False,
+) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    env = await container.orchestrator.technical(
+        symbol,
+        asset_class,
+        indicators=indicators.split(","),
+        period=period,
+        interval=timespan,
+        days=days,
+        force_refresh=force_refresh,
+    )
+    return answer(container, response, env, t0)
+
+
+@router.get(
+    "/fundamentals/{symbol}",
+    response_model=FundamentalsResponse,
+    response_model_exclude_none=True,
+    responses=PROBLEM_RESPONSES,
+    summary="Company profile and key figures (stocks)",
+)
+async def fundamentals(
+    symbol: SymbolPath,
+    container: ContainerDep,
+    response: Response,
+    force_refresh: ForceRefresh = False,
+) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    env = await container.orchestrator.fundamentals(symbol, force_refresh=force_refresh)
+    return answer(container, response, env, t0)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
@@ -46,3 +47,14 @@ async def readyz(container: ContainerDep) -> JSONResponse:
         {"status": "ready" if ok else "not ready", "checks": checks},
         status_code=200 if ok else 503,
     )
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+    summary="Prometheus metrics",
+)
+async def metrics(container: ContainerDep) -> Response:
+    body = container.metrics.render(await container.metrics_snapshot())
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

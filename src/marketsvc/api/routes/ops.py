@@ -1,0 +1,92 @@
+"""Operations: cache statistics and clearing, service statistics, provider health, prefetch."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from marketsvc.api.admin import require_admin
+from marketsvc.api.deps import ContainerDep
+from marketsvc.api.schemas import (
+    CacheClearRequest,
+    CacheClearResponse,
+    PrefetchRequest,
+    PrefetchResponse,
+    Problem,
+)
+from marketsvc.domain import DataType, Priority
+
+router = APIRouter(prefix="/api/market", tags=["operations"])
+admin = APIRouter(
+    prefix="/api/market",
+    tags=["admin"],
+    dependencies=[Depends(require_admin)],
+    responses={401: {"model": Problem}, 403: {"model": Problem}},
+)
+
+
+@router.get("/cache/stats", summary="Per-tier size, hits, misses, hit rate, evictions, errors")
+async def cache_stats(container: ContainerDep) -> dict[str, Any]:
+    return await container.cache_stats()
+
+
+@router.get("/stats", summary="Requests, hit rate, provider calls, planner queues, quotas")
+async def stats(container: ContainerDep) -> dict[str, Any]:
+    return await container.stats()
+
+
+@router.get("/health", summary="Each provider: up / degraded / down (circuit state)")
+async def health(container: ContainerDep) -> dict[str, Any]:
+    providers = container.orchestrator.health()
+    statuses = {p["status"] for p in providers.values()}
+    overall = "up" if statuses <= {"up"} else ("down" if statuses == {"down"} else "degraded")
+    body: dict[str, Any] = {"status": overall, "providers": providers}
+    if container.settings.sandbox:
+        body["sandbox"] = True
+    return body
+
+
+@admin.post(
+    "/cache/clear",
+    response_model=CacheClearResponse,
+    summary="Invalidate in every tier and on every replica (admin)",
+)
+async def cache_clear(body: CacheClearRequest, container: ContainerDep) -> dict[str, Any]:
+    cleared = await container.orchestrator.invalidate(body.data_type, body.symbol)
+    return {"cleared": cleared}
+
+
+@admin.post(
+    "/prefetch",
+    status_code=202,
+    response_model=PrefetchResponse,
+    summary="Warm the cache through the planner at BATCH priority (admin)",
+)
+async def prefetch(body: PrefetchRequest, container: ContainerDep) -> JSONResponse:
+    orch = container.orchestrator
+    priority = Priority.BATCH if len(body.symbols) > 5 else Priority.LOW
+
+    def one(symbol: str) -> Any:
+        if body.data_type is DataType.NEWS:
+            return orch.fetch(
+                body.data_type, None, {"query": symbol}, force_refresh=True, priority=priority
+            )
+        return orch.fetch(body.data_type, symbol, {}, force_refresh=True, priority=priority)
+
+    async def warm() -> None:
+        # All at once, so the planner can merge batchable calls; best effort (errors are
+        # counted in the provider statistics, not raised).
+        await asyncio.gather(*(one(s) for s in body.symbols), return_exceptions=True)
+
+    orch.spawn(warm())
+    return JSONResponse(
+        {
+            "accepted": len(body.symbols),
+            "data_type": body.data_type.value,
+            "priority": priority.name,
+        },
+        status_code=202,
+    )

@@ -1,0 +1,219 @@
+"""Runs one provider operation along a provider chain: breaker check, the call planner,
+fallback to the next provider on unavailable / rate-limited / deadline errors, and the
+"symbol not found" rules.
+
+A not-found answer from an *authoritative* provider ends the chain (CoinGecko knows every
+listed coin; the stock providers know every US ticker); from a partial catalogue (Binance only
+lists its trading pairs) it only moves on to the next provider.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from marketsvc.breaker import BreakerPolicy, CircuitBreaker
+from marketsvc.domain import AssetClass, Capability, Priority
+from marketsvc.errors import (
+    AllProvidersFailedError,
+    BadDataError,
+    NotFoundError,
+    PlannerError,
+    ProviderAuthError,
+    ProviderError,
+    ProviderUnavailableError,
+    RateLimitedError,
+    SymbolNotFoundError,
+    UnsupportedError,
+)
+from marketsvc.planner import CallPlanner
+from marketsvc.providers.base import Provider
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+# Providers whose "unknown symbol" is final for an asset class.
+AUTHORITATIVE_NOT_FOUND: dict[AssetClass, frozenset[str]] = {
+    AssetClass.CRYPTO: frozenset({"coingecko", "coinmarketcap"}),
+    AssetClass.STOCK: frozenset({"finnhub", "polygon", "yahoo", "tiingo"}),
+}
+
+# Failures that say something about the provider's health (they feed the breaker).
+_HEALTH_FAILURES = (ProviderUnavailableError, BadDataError, ProviderAuthError)
+
+
+@dataclass(slots=True)
+class ProviderCallStats:
+    calls: int = 0
+    successes: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    latency_ms_total: float = 0.0
+    last_latency_ms: float | None = None
+    last_error: str | None = None
+    last_success_at: float | None = None
+
+
+class ChainRunner:
+    def __init__(
+        self,
+        providers: Mapping[str, Provider],
+        planner: CallPlanner,
+        *,
+        breaker_policy: BreakerPolicy | None = None,
+        deadline_seconds: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.providers = providers
+        self.planner = planner
+        self.deadline_seconds = deadline_seconds
+        self._clock = clock
+        policy = breaker_policy or BreakerPolicy()
+        self.breakers = {name: CircuitBreaker(policy, clock) for name in providers}
+        self.stats = {name: ProviderCallStats() for name in providers}
+
+    def deadline(self, priority: Priority) -> float:
+        # Background work may wait longer for budget than a user would.
+        factor = 1.0 if priority <= Priority.MEDIUM else 20.0
+        return self.planner.now() + self.deadline_seconds * factor
+
+    async def call_one(
+        self,
+        name: str,
+        operation: str,
+        fn: Callable[[Provider], Awaitable[T]],
+        *,
+        priority: Priority,
+        deadline: float,
+        batch: tuple[str, str, AssetClass] | None = None,
+    ) -> T:
+        """One provider, through its breaker and the planner; records stats and health."""
+        provider = self.providers[name]
+        breaker = self.breakers[name]
+        if not breaker.allow():
+            raise ProviderUnavailableError(name, "circuit open")
+        stats = self.stats[name]
+        t0 = time.perf_counter()
+        try:
+            if batch is not None and provider.info.max_batch > 1:
+                op_key, item, asset_class = batch
+
+                async def run_batch(items: list[str]) -> Mapping[str, Any]:
+                    return await provider.quotes(items, asset_class)
+
+                result: T = await self.planner.call_batched(
+                    name,
+                    op_key,
+                    item,
+                    run_batch,
+                    max_batch=provider.info.max_batch,
+                    weight_for=lambda n: provider.weight("quotes", n),
+                    priority=priority,
+                    deadline=deadline,
+                )
+            else:
+                result = await self.planner.call(
+                    name,
+                    lambda: fn(provider),
+                    priority=priority,
+                    weight=provider.weight(operation),
+                    deadline=deadline,
+                )
+        except _HEALTH_FAILURES as exc:
+            breaker.record_failure(exc.kind)
+            self._count(stats, exc.kind, t0)
+            raise
+        except ProviderError as exc:  # not found, rate limited, unsupported: provider is fine
+            breaker.release_probe()
+            if isinstance(exc, SymbolNotFoundError):
+                breaker.record_success()
+            self._count(stats, exc.kind, t0)
+            raise
+        except PlannerError as exc:
+            breaker.release_probe()
+            self._count(stats, type(exc).__name__, t0)
+            raise
+        except BaseException:
+            breaker.release_probe()
+            raise
+        breaker.record_success()
+        stats.calls += 1
+        stats.successes += 1
+        stats.last_success_at = time.time()
+        stats.last_latency_ms = (time.perf_counter() - t0) * 1000
+        stats.latency_ms_total += stats.last_latency_ms
+        return result
+
+    @staticmethod
+    def _count(stats: ProviderCallStats, kind: str, t0: float) -> None:
+        stats.calls += 1
+        stats.errors[kind] = stats.errors.get(kind, 0) + 1
+        stats.last_error = kind
+        stats.last_latency_ms = (time.perf_counter() - t0) * 1000
+
+    async def run(
+        self,
+        chain: list[str],
+        operation: str,
+        fn: Callable[[Provider], Awaitable[T]],
+        *,
+        symbol: str,
+        asset_class: AssetClass | None,
+        priority: Priority,
+        batch_item: str | None = None,
+    ) -> tuple[T, str]:
+        """First provider in ``chain`` that answers; (result, provider name)."""
+        deadline = self.deadline(priority)
+        failures: list[str] = []
+        not_found: list[str] = []
+        retry_after: float | None = None
+        authoritative = (
+            AUTHORITATIVE_NOT_FOUND.get(asset_class, frozenset()) if asset_class else frozenset()
+        )
+        for name in chain:
+            if self.planner.now() >= deadline:
+                failures.append(f"{name}: deadline")
+                break
+            batch = (
+                (f"{operation}:{asset_class}", batch_item, asset_class)
+                if (batch_item and asset_class)
+                else None
+            )
+            try:
+                result = await self.call_one(
+                    name, operation, fn, priority=priority, deadline=deadline, batch=batch
+                )
+            except SymbolNotFoundError:
+                not_found.append(name)
+                if name in authoritative:
+                    raise NotFoundError(symbol) from None
+                continue
+            except UnsupportedError:
+                continue
+            except RateLimitedError as exc:
+                failures.append(f"{name}: rate_limited")
+                if exc.retry_after is not None:
+                    retry_after = min(retry_after or exc.retry_after, exc.retry_after)
+                continue
+            except ProviderError as exc:
+                failures.append(f"{name}: {exc.kind}")
+                continue
+            except PlannerError as exc:
+                failures.append(f"{name}: {type(exc).__name__}")
+                retry_after = min(retry_after or 5.0, float(getattr(exc, "retry_after", 5.0)))
+                continue
+            return result, name
+        if not_found and not failures:
+            raise NotFoundError(symbol)
+        if not failures and not not_found:
+            raise AllProvidersFailedError(f"no enabled provider offers this for {symbol}")
+        raise AllProvidersFailedError(
+            f"every provider failed for {symbol}: {', '.join(failures) or 'not found on partial catalogues'}",
+            retry_after=retry_after or self._shortest_break(chain),
+        )
+
+    def _shortest_break(self, chain: list[str]) -> float:
+        waits = [self.breakers[n].retry_in() for n in chain if self.breakers[n].retry_in() > 0]
+        return max(1.0, min(waits)) if waits else 30.0

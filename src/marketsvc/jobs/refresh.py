@@ -1,0 +1,128 @@
+"""The scheduled jobs: plain async functions over the shared orchestrator.
+
+Each runs at LOW or BATCH priority so a user request never waits behind it, and forces a
+refresh so the cache holds fresh answers when users ask.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from marketsvc.config import Settings
+from marketsvc.domain import Interval, Priority
+from marketsvc.errors import MarketsvcError
+from marketsvc.jobs.scheduler import JobSpec
+from marketsvc.orchestrator import DataOrchestrator
+from marketsvc.symbols import resolve
+
+
+async def refresh_prices(orch: DataOrchestrator, symbols: list[str]) -> dict[str, int]:
+    results = await orch.prices(symbols, priority=Priority.BATCH, force_refresh=True)
+    failed = sum(isinstance(r, MarketsvcError) for r in results)
+    return {"refreshed": len(results) - failed, "failed": failed}
+
+
+async def refresh_news(orch: DataOrchestrator, topics: list[str]) -> dict[str, int]:
+    ok = 0
+    for topic in topics:
+        try:
+            await orch.news(symbol=topic, limit=20, force_refresh=True, priority=Priority.LOW)
+            ok += 1
+        except MarketsvcError:
+            continue
+    return {"refreshed": ok}
+
+
+async def refresh_history(orch: DataOrchestrator, symbols: list[str]) -> dict[str, int]:
+    """Keeps the stored daily history current (only the missing/forming bars are fetched)."""
+    ok = 0
+    for symbol in symbols:
+        try:
+            await orch.historical(
+                symbol, interval=Interval.DAY, days=365, force_refresh=True, priority=Priority.BATCH
+            )
+            ok += 1
+        except MarketsvcError:
+            continue
+    return {"refreshed": ok}
+
+
+async def refresh_technical(orch: DataOrchestrator, symbols: list[str]) -> dict[str, int]:
+    ok = 0
+    for symbol in symbols:
+        try:
+            await orch.technical(
+                symbol,
+                indicators=["sma", "ema", "rsi", "macd", "bbands"],
+                force_refresh=True,
+                priority=Priority.BATCH,
+            )
+            ok += 1
+        except MarketsvcError:
+            continue
+    return {"refreshed": ok}
+
+
+async def warm_cache(orch: DataOrchestrator) -> dict[str, int]:
+    """Re-fetch the most requested symbols (tracked by the orchestrator)."""
+    symbols = orch.top_symbols("crypto", 10) + orch.top_symbols("stock", 10)
+    if not symbols:
+        return {"warmed": 0}
+    return await refresh_prices(orch, symbols)
+
+
+async def check_health(orch: DataOrchestrator) -> dict[str, str]:
+    """Cheapest call per provider whose breaker is not open; feeds /health."""
+
+    async def one(name: str) -> tuple[str, str]:
+        try:
+            await orch.runner.call_one(
+                name,
+                "health",
+                lambda p: p.health(),
+                priority=Priority.LOW,
+                deadline=orch.runner.deadline(Priority.LOW),
+            )
+        except MarketsvcError as exc:
+            return name, type(exc).__name__
+        return name, "ok"
+
+    names = [n for n in orch.providers if orch.runner.breakers[n].state.value != "open"]
+    return dict(await asyncio.gather(*(one(n) for n in names)))
+
+
+async def validate_watchlist(orch: DataOrchestrator, symbols: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for symbol in symbols:
+        result = await orch.validate_price(resolve(symbol), Priority.LOW)
+        out[symbol] = result["status"]
+    return out
+
+
+def default_jobs(orch: DataOrchestrator, settings: Settings) -> list[JobSpec]:
+    crypto = settings.watchlist("crypto")
+    stocks = settings.watchlist("stocks")
+    both = crypto + stocks
+    return [
+        JobSpec(
+            "crypto_prices",
+            settings.job_crypto_prices_interval,
+            lambda: refresh_prices(orch, crypto),
+        ),
+        JobSpec(
+            "stock_prices", settings.job_stock_prices_interval, lambda: refresh_prices(orch, stocks)
+        ),
+        JobSpec(
+            "news", settings.job_news_interval, lambda: refresh_news(orch, crypto[:2] + stocks[:2])
+        ),
+        JobSpec("historical", settings.job_history_interval, lambda: refresh_history(orch, both)),
+        JobSpec(
+            "technical", settings.job_technical_interval, lambda: refresh_technical(orch, both)
+        ),
+        JobSpec("cache_warming", settings.job_warming_interval, lambda: warm_cache(orch)),
+        JobSpec("provider_health", settings.job_health_interval, lambda: check_health(orch)),
+        JobSpec(
+            "validation", settings.job_validation_interval, lambda: validate_watchlist(orch, both)
+        ),
+    ]
