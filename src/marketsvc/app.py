@@ -33,9 +33,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = ServiceMetrics()
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         async with open_container(settings, metrics) as container:
-            yield {"container": container}
+            app.state.container = container  # for tests and diagnostics; requests use state
+            try:
+                yield {"container": container}
+            finally:
+                app.state.container = None
 
     app = FastAPI(
         title="marketsvc",

@@ -21,6 +21,7 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
+from marketsvc.breaker import BreakerPolicy
 from marketsvc.cache.base import CacheTier
 from marketsvc.cache.coordination import RedisCoordination
 from marketsvc.cache.database import DatabaseTier
@@ -180,7 +181,9 @@ async def open_container(
 
         planner = await _open_planner(settings, providers, engine, redis_client, stack)
         cache = await _open_cache(settings, engine, redis_client, stack)
-        runner = ChainRunner(providers, planner)
+        runner = ChainRunner(
+            providers, planner, breaker_policy=BreakerPolicy(base_break=settings.breaker_base_break)
+        )
         orchestrator = DataOrchestrator(
             providers,
             runner,

@@ -34,7 +34,7 @@ from marketsvc.domain import (
     Priority,
     Quote,
 )
-from marketsvc.errors import InvalidInputError, MarketsvcError, ProviderError
+from marketsvc.errors import InvalidInputError, MarketsvcError, NotFoundError, ProviderError
 from marketsvc.db.candles import CandleRepository
 from marketsvc.history import HistoryService
 from marketsvc.history.service import FetchedCandles
@@ -140,10 +140,7 @@ class DataOrchestrator:
         self.active += 1
         try:
             if force_refresh:
-                payload, source = await loader()
-                fresh = policy.entry(payload, source, self._clock())
-                await self.cache.write([(key.text, fresh)])
-                result = CacheResult(fresh, "upstream", stale=False, age_seconds=0.0)
+                result = await self._refresh(key, loader, policy)
             else:
                 result = await self.cache.get_or_load(key, loader, policy)
         finally:
@@ -159,6 +156,27 @@ class DataOrchestrator:
             fetched_at=datetime.fromtimestamp(entry.fetched_at, tz=UTC),
             tier=result.tier,
         )
+
+    async def _refresh(
+        self, key: CacheKey, loader: Callable[[], Awaitable[tuple[bytes, str]]],
+        policy: CachePolicy,
+    ) -> CacheResult:
+        """Bypass the cache for the read, write the answer back; if upstream fails, whatever
+        the cache still holds is served (stale-if-error), else the error propagates."""
+        try:
+            payload, source = await loader()
+        except (NotFoundError, InvalidInputError):
+            raise
+        except MarketsvcError as exc:
+            failure = exc
+
+            async def failing() -> tuple[bytes, str]:
+                raise failure
+
+            return await self.cache.get_or_load(key, failing, policy)
+        fresh = policy.entry(payload, source, self._clock())
+        await self.cache.write([(key.text, fresh)])
+        return CacheResult(fresh, "upstream", stale=False, age_seconds=0.0)
 
     # -- prices -----------------------------------------------------------------------------
 
