@@ -14,7 +14,11 @@ from fastapi import FastAPI
 
 from marketsvc import __version__
 from marketsvc.api.errors import install_error_handlers
-from marketsvc.api.middleware import BodyLimitMiddleware, MetricsMiddleware
+from marketsvc.api.middleware import (
+    AdmissionMiddleware,
+    BodyLimitMiddleware,
+    MetricsMiddleware,
+)
 from marketsvc.api.routes import generic, market, ops, probes
 from marketsvc.config import Settings
 from marketsvc.container import open_container, secret_values
@@ -50,6 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=64 * 1024)
     app.add_middleware(MetricsMiddleware, metrics=lambda: metrics)
+    # Added last = outermost: an overloaded process refuses work before doing any.
+    app.add_middleware(AdmissionMiddleware, limit=settings.max_inflight_requests)
     app.include_router(probes.router)
     app.include_router(market.router)
     app.include_router(generic.router)

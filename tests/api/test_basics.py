@@ -41,3 +41,31 @@ async def test_openapi_and_docs_are_served(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     assert "/api/market/price/{symbol}" in spec["paths"]
     assert (await client.get("/docs")).status_code == 200
+
+
+async def test_admission_limit_answers_fast_503_with_retry_after() -> None:
+    import asyncio
+
+    from marketsvc.api.middleware import AdmissionMiddleware
+
+    gate = asyncio.Event()
+
+    async def slow_app(scope, receive, send):  # type: ignore[no-untyped-def]
+        await gate.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    mw = AdmissionMiddleware(slow_app, limit=2)
+    transport = httpx.ASGITransport(app=mw)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        held = [asyncio.create_task(c.get("/api/market/price/BTC")) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        rejected = await c.get("/api/market/price/BTC")
+        probe = asyncio.create_task(c.get("/healthz"))
+        assert rejected.status_code == 503
+        assert rejected.headers["retry-after"] == "1"
+        assert rejected.headers["content-type"] == "application/problem+json"
+        gate.set()
+        assert [r.status_code for r in await asyncio.gather(*held)] == [200, 200]
+        assert (await probe).status_code == 200
+    assert mw.rejected == 1 and mw.in_flight == 0

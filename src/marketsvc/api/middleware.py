@@ -100,3 +100,51 @@ class MetricsMiddleware:
                 route = scope.get("route")
                 template = getattr(route, "path", None) or "unmatched"
                 metrics.observe(template, scope["method"], status, time.perf_counter() - t0)
+
+
+class AdmissionMiddleware:
+    """At most ``limit`` requests in progress; the next one gets an immediate 503 with
+    Retry-After instead of joining an unbounded queue. Probes are always admitted, so an
+    overloaded replica still reports itself alive."""
+
+    EXEMPT = ("/healthz", "/readyz", "/metrics")
+
+    def __init__(self, app: ASGIApp, limit: int, retry_after: int = 1) -> None:
+        self.app = app
+        self.limit = limit
+        self.retry_after = retry_after
+        self.in_flight = 0
+        self.rejected = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.EXEMPT:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            self.rejected += 1
+            body = orjson.dumps(
+                {
+                    "type": "https://marketsvc.dev/problems/overloaded",
+                    "title": "Service unavailable",
+                    "status": 503,
+                    "detail": "too many requests in progress; retry shortly",
+                }
+            )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [
+                        (b"content-type", b"application/problem+json"),
+                        (b"retry-after", str(self.retry_after).encode()),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
