@@ -1,0 +1,46 @@
+"""Schemathesis against the running app (a real ``marketsvc serve`` on the emulator):
+0 server errors and 0 schema violations across every operation of the OpenAPI document."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import schemathesis
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+)
+
+from tests.e2e.procs import emulator, service, service_env
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("schemathesis")
+    with emulator(tmp) as emu:
+        env = service_env(emu, f"sqlite+aiosqlite:///{tmp / 'svc.db'}",
+                          ADMIN_TOKEN="schemathesis-admin-token")
+        with service(tmp, env) as root:
+            yield root
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@pytest.fixture(scope="module")
+def api_schema(served: str) -> schemathesis.BaseSchema:
+    loaded = schemathesis.openapi.from_url(f"{served}/openapi.json")
+    loaded.config.generation.update(max_examples=15)
+    return loaded
+
+
+@pytest.mark.timeout(300)
+@schema.parametrize()
+def test_no_server_errors_and_no_schema_violations(case: schemathesis.Case) -> None:
+    case.call_and_validate(
+        checks=[not_a_server_error, response_schema_conformance, content_type_conformance],
+        timeout=30,
+    )
