@@ -1,0 +1,170 @@
+"""One provider's lane: its priority queue, in-flight count, counters and statistics."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import math
+from collections import Counter, deque
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from marketsvc.domain import Priority, RateLimit
+from marketsvc.errors import DeadlineExceededError
+from marketsvc.planner._batching import BatchCall
+from marketsvc.planner._work import State, Waiter, Work
+from marketsvc.planner.bucket import WindowUsage
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderStats:
+    """A snapshot of one provider's lane, for ``/stats`` and ``/metrics``."""
+
+    provider: str
+    queue_depth: Mapping[str, int]  # callers waiting, by priority name
+    in_flight: int
+    calls: int  # upstream attempts, retries included
+    rate_limited: int  # 429s (RateLimitedError) received
+    retries: int
+    windows: tuple[WindowUsage, ...]
+    wait_p50: float  # seconds from queueing to dispatch, over the last waits
+    wait_p99: float
+    batch_sizes: Mapping[int, int]  # items per batched upstream call -> how many calls
+
+    @property
+    def mean_batch_size(self) -> float:
+        calls = sum(self.batch_sizes.values())
+        return sum(k * v for k, v in self.batch_sizes.items()) / calls if calls else 0.0
+
+
+class Lane:
+    """The queue is a heap of ``(priority, seq, work)`` with lazy deletion.
+
+    asyncio.PriorityQueue cannot show its head without taking it, and the dispatcher must weigh
+    the head against the budget *before* committing to it: a call taken out early would keep
+    its place while a more urgent one arrives. Entries whose work is no longer QUEUED (sent,
+    failed, or re-entered with a higher priority) are skipped when they reach the top.
+    """
+
+    def __init__(self, provider: str, limits: tuple[RateLimit, ...], workers: int, max_queue: int):
+        self.provider = provider
+        self.limits = limits
+        self.workers = workers
+        self.max_queue = max_queue
+        self.heap: list[tuple[int, int, Work]] = []
+        self.depth: dict[Priority, int] = dict.fromkeys(Priority, 0)
+        self.in_flight = 0
+        self.wake = asyncio.Event()  # something the dispatcher waits for may have changed
+        self.next_free_at = -math.inf  # budget known to be unavailable until then
+        self.open_batches: dict[str, BatchCall] = {}
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.waiters: set[Waiter] = set()  # every caller inside call()/call_batched()
+        self.dispatcher: asyncio.Task[None] | None = None
+        self.calls = 0
+        self.rate_limited = 0
+        self.retries = 0
+        self.waits: deque[float] = deque(maxlen=2048)
+        self.batch_sizes: Counter[int] = Counter()
+
+    # -- queue -------------------------------------------------------------------------------
+
+    def push(self, work: Work) -> None:
+        work.state = State.QUEUED
+        heapq.heappush(self.heap, (work.priority, work.seq, work))
+        self.wake.set()
+
+    def head(self, now: float) -> Work | None:
+        """The most urgent live work, after dropping dead and expired entries."""
+        while self.heap:
+            work = self.heap[0][2]
+            if work.state is not State.QUEUED:
+                heapq.heappop(self.heap)
+            elif not work.alive():
+                heapq.heappop(self.heap)
+                self.finish(work)
+            elif (deadline := work.deadline) is not None and deadline <= now:
+                heapq.heappop(self.heap)
+                self.fail(work, DeadlineExceededError(self.provider))
+            else:
+                return work
+        return None
+
+    def expire_before(self, horizon: float) -> None:
+        """Fail now every queued call whose deadline falls before ``horizon``, the earliest
+        instant the next call can go: waiting longer cannot help them."""
+        for _, _, work in self.heap:
+            deadline = work.deadline if work.state is State.QUEUED else None
+            if deadline is not None and deadline < horizon:
+                self.fail(work, DeadlineExceededError(self.provider, "no budget before deadline"))
+
+    def evictable(self, priority: Priority) -> Work | None:
+        """The newest queued work of the lowest priority below ``priority``, if any."""
+        victims = [
+            (w.priority, w.seq, w)
+            for _, _, w in self.heap
+            if w.state is State.QUEUED and w.priority > priority and w.alive()
+        ]
+        return max(victims, key=lambda v: (v[0], v[1]))[2] if victims else None
+
+    @property
+    def queued(self) -> int:
+        return sum(self.depth.values())
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+
+    def unqueue(self, waiter: Waiter) -> None:
+        if waiter.queued:
+            waiter.queued = False
+            self.depth[waiter.priority] -= 1
+
+    def dispatched(self, work: Work, now: float) -> None:
+        work.state = State.RUNNING
+        for waiter in work.waiters:
+            if waiter.queued:
+                self.unqueue(waiter)
+                self.waits.append(now - waiter.enqueued_at)
+
+    def finish(self, work: Work) -> None:
+        work.state = State.DONE
+        if isinstance(work, BatchCall) and self.open_batches.get(work.key) is work:
+            del self.open_batches[work.key]
+        for waiter in work.waiters:
+            self.unqueue(waiter)
+
+    def fail(self, work: Work, exc: BaseException) -> None:
+        self.finish(work)
+        work.reject(exc)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    def drain_estimate(self) -> float:
+        """Seconds the current backlog needs at the provider's tightest sustained rate."""
+        rate = min(limit.limit / limit.window for limit in self.limits)
+        return max(1.0, math.ceil((self.queued + 1) / rate))
+
+    def snapshot(self, windows: tuple[WindowUsage, ...]) -> ProviderStats:
+        waits = sorted(self.waits)
+        return ProviderStats(
+            provider=self.provider,
+            queue_depth={p.name: self.depth[p] for p in Priority},
+            in_flight=self.in_flight,
+            calls=self.calls,
+            rate_limited=self.rate_limited,
+            retries=self.retries,
+            windows=windows,
+            wait_p50=_percentile(waits, 0.50),
+            wait_p99=_percentile(waits, 0.99),
+            batch_sizes=dict(sorted(self.batch_sizes.items())),
+        )
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending list (0.0 when empty)."""
+    if not ordered:
+        return 0.0
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
