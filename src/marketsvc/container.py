@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
@@ -171,8 +173,11 @@ async def open_container(
 
         redis_client: aioredis.Redis | None = None
         if settings.redis_url:
+            # Short timeouts and one quick retry: a dead Redis must fail fast so the cache
+            # skips it and the limiter falls back, instead of redis-py's seconds of backoff.
             redis_client = aioredis.Redis.from_url(
                 settings.redis_url,
+                retry=Retry(NoBackoff(), 1),
                 socket_timeout=0.5,
                 socket_connect_timeout=0.5,
                 health_check_interval=15,
