@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from marketsvc.breaker import BreakerPolicy, CircuitBreaker
-from marketsvc.domain import AssetClass, Capability, Priority
+from marketsvc.domain import AssetClass, Priority
 from marketsvc.errors import (
     AllProvidersFailedError,
     BadDataError,
@@ -210,7 +210,8 @@ class ChainRunner:
         if not failures and not not_found:
             raise AllProvidersFailedError(f"no enabled provider offers this for {symbol}")
         raise AllProvidersFailedError(
-            f"every provider failed for {symbol}: {', '.join(failures) or 'not found on partial catalogues'}",
+            f"every provider failed for {symbol}: "
+            f"{', '.join(failures) or 'not found on partial catalogues'}",
             retry_after=retry_after or self._shortest_break(chain),
         )
 

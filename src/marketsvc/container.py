@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
+from pydantic import SecretStr
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 

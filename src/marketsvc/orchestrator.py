@@ -23,6 +23,7 @@ from marketsvc.cache.policy import CachePolicy, CacheResult
 from marketsvc.cache.tiered import TieredCache
 from marketsvc.chain_runner import ChainRunner
 from marketsvc.chains import chain_for
+from marketsvc.db.candles import CandleRepository
 from marketsvc.domain import (
     Article,
     AssetClass,
@@ -35,12 +36,10 @@ from marketsvc.domain import (
     Quote,
 )
 from marketsvc.errors import InvalidInputError, MarketsvcError, NotFoundError, ProviderError
-from marketsvc.db.candles import CandleRepository
 from marketsvc.history import HistoryService
 from marketsvc.history.service import FetchedCandles
 from marketsvc.providers.base import Provider
 from marketsvc.symbols import Instrument, resolve
-
 
 # The priority of the request on whose behalf the history store fetches (the store calls
 # back into the orchestrator without knowing about priorities).
@@ -158,7 +157,9 @@ class DataOrchestrator:
         )
 
     async def _refresh(
-        self, key: CacheKey, loader: Callable[[], Awaitable[tuple[bytes, str]]],
+        self,
+        key: CacheKey,
+        loader: Callable[[], Awaitable[tuple[bytes, str]]],
         policy: CachePolicy,
     ) -> CacheResult:
         """Bypass the cache for the read, write the answer back; if upstream fails, whatever

@@ -71,16 +71,23 @@ async def test_historical_days_and_range(client: httpx.AsyncClient) -> None:
     )
     assert ranged.status_code == 200
     assert [c["ts"][:10] for c in ranged.json()["candles"]] == [
-        "2026-01-05", "2026-01-06", "2026-01-07", "2026-01-08", "2026-01-09"]
+        "2026-01-05",
+        "2026-01-06",
+        "2026-01-07",
+        "2026-01-08",
+        "2026-01-09",
+    ]
 
 
 async def test_historical_rejects_bad_ranges(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/market/historical/BTC", params={"days": 0})).status_code == 422
-    bad = await client.get("/api/market/historical/BTC",
-                           params={"start": "2026-01-10", "end": "2026-01-05"})
+    bad = await client.get(
+        "/api/market/historical/BTC", params={"start": "2026-01-10", "end": "2026-01-05"}
+    )
     assert bad.status_code == 422
-    assert (await client.get("/api/market/historical/BTC",
-                             params={"timespan": "decade"})).status_code == 422
+    assert (
+        await client.get("/api/market/historical/BTC", params={"timespan": "decade"})
+    ).status_code == 422
 
 
 async def test_news_by_query_and_symbol(client: httpx.AsyncClient) -> None:
@@ -90,8 +97,9 @@ async def test_news_by_query_and_symbol(client: httpx.AsyncClient) -> None:
     arts = body["articles"]
     assert 1 <= len(arts) <= 5
     assert len({a["url"] for a in arts}) == len(arts)
-    assert [a["published_at"] for a in arts] == sorted((a["published_at"] for a in arts),
-                                                         reverse=True)
+    assert [a["published_at"] for a in arts] == sorted(
+        (a["published_at"] for a in arts), reverse=True
+    )
     assert all(a["title"].startswith("[synthetic]") for a in arts)
     assert body["providers"]
     by_symbol = await client.get("/api/market/news", params={"symbol": "AAPL", "limit": 3})
@@ -128,16 +136,23 @@ async def test_fundamentals(client: httpx.AsyncClient) -> None:
 
 
 async def test_generic_envelope_and_batch(client: httpx.AsyncClient) -> None:
-    one = await client.post("/api/market/market-data",
-                            json={"data_type": "crypto_price", "symbol": "ETH", "priority": "HIGH"})
+    one = await client.post(
+        "/api/market/market-data",
+        json={"data_type": "crypto_price", "symbol": "ETH", "priority": "HIGH"},
+    )
     assert one.status_code == 200, one.text
     assert one.json()["data_type"] == "crypto_price" and one.json()["symbol"] == "ETH"
-    batch = await client.post("/api/market/market-data/batch", json={"requests": [
-        {"data_type": "price", "symbol": "BTC"},
-        {"data_type": "stock_price", "symbol": "NOPE123"},
-        {"data_type": "historical", "symbol": "BTC", "params": {"days": "x"}},
-        {"data_type": "news", "params": {"query": "ethereum", "limit": 2}},
-    ]})
+    batch = await client.post(
+        "/api/market/market-data/batch",
+        json={
+            "requests": [
+                {"data_type": "price", "symbol": "BTC"},
+                {"data_type": "stock_price", "symbol": "NOPE123"},
+                {"data_type": "historical", "symbol": "BTC", "params": {"days": "x"}},
+                {"data_type": "news", "params": {"query": "ethereum", "limit": 2}},
+            ]
+        },
+    )
     assert batch.status_code == 200, batch.text
     results = batch.json()["results"]
     assert [r["ok"] for r in results] == [True, False, False, True]
@@ -145,13 +160,18 @@ async def test_generic_envelope_and_batch(client: httpx.AsyncClient) -> None:
     assert results[2]["error"]["status"] == 422
 
 
-@pytest.mark.parametrize("body", [
-    {"data_type": "weather", "symbol": "BTC"},
-    {"data_type": "price", "symbol": "BTC$"},
-    {"data_type": "price", "symbol": "BTC", "priority": "NOW"},
-    {"data_type": "price", "symbol": "BTC", "surprise": 1},
-])
-async def test_generic_envelope_rejects_bad_input(client: httpx.AsyncClient, body: dict[str, object]) -> None:
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"data_type": "weather", "symbol": "BTC"},
+        {"data_type": "price", "symbol": "BTC$"},
+        {"data_type": "price", "symbol": "BTC", "priority": "NOW"},
+        {"data_type": "price", "symbol": "BTC", "surprise": 1},
+    ],
+)
+async def test_generic_envelope_rejects_bad_input(
+    client: httpx.AsyncClient, body: dict[str, object]
+) -> None:
     resp = await client.post("/api/market/market-data", json=body)
     assert resp.status_code == 422
     assert resp.headers["content-type"].startswith("application/problem+json")
@@ -186,27 +206,52 @@ async def test_stats_health_cache_stats_metrics(client: httpx.AsyncClient) -> No
 async def test_openapi_lists_every_contract_endpoint(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     expected = {
-        ("get", "/api/market/price/{symbol}"), ("get", "/api/market/historical/{symbol}"),
-        ("get", "/api/market/news"), ("get", "/api/market/technical/{symbol}"),
-        ("get", "/api/market/fundamentals/{symbol}"), ("post", "/api/market/market-data"),
-        ("post", "/api/market/market-data/batch"), ("get", "/api/market/cache/stats"),
-        ("post", "/api/market/cache/clear"), ("get", "/api/market/stats"),
-        ("get", "/api/market/health"), ("post", "/api/market/prefetch"),
-        ("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics"),
+        ("get", "/api/market/price/{symbol}"),
+        ("get", "/api/market/historical/{symbol}"),
+        ("get", "/api/market/news"),
+        ("get", "/api/market/technical/{symbol}"),
+        ("get", "/api/market/fundamentals/{symbol}"),
+        ("post", "/api/market/market-data"),
+        ("post", "/api/market/market-data/batch"),
+        ("get", "/api/market/cache/stats"),
+        ("post", "/api/market/cache/clear"),
+        ("get", "/api/market/stats"),
+        ("get", "/api/market/health"),
+        ("post", "/api/market/prefetch"),
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+        ("get", "/metrics"),
     }
     present = {(m, p) for p, ops in spec["paths"].items() for m in ops}
     assert expected <= present
     for method, path in expected:
-        assert "200" in spec["paths"][path][method]["responses"] or "202" in spec["paths"][path][method]["responses"]
+        assert (
+            "200" in spec["paths"][path][method]["responses"]
+            or "202" in spec["paths"][path][method]["responses"]
+        )
     price_schema = spec["components"]["schemas"]["PriceResponse"]["properties"]
-    for field in ("symbol", "price", "change", "change_percent", "timestamp", "currency",
-                  "asset_class", "source", "cached", "freshness", "age_seconds", "fetched_at"):
+    for field in (
+        "symbol",
+        "price",
+        "change",
+        "change_percent",
+        "timestamp",
+        "currency",
+        "asset_class",
+        "source",
+        "cached",
+        "freshness",
+        "age_seconds",
+        "fetched_at",
+    ):
         assert field in price_schema
 
 
 async def test_admin_endpoints_403_without_token(client: httpx.AsyncClient) -> None:
     assert (await client.post("/api/market/cache/clear", json={})).status_code == 403
-    resp = await client.post("/api/market/prefetch", json={"data_type": "price", "symbols": ["BTC"]})
+    resp = await client.post(
+        "/api/market/prefetch", json={"data_type": "price", "symbols": ["BTC"]}
+    )
     assert resp.status_code == 403
 
 
@@ -223,8 +268,11 @@ async def test_admin_with_token(tmp_path: Path) -> None:
         assert cleared.json()["cleared"]["l1"] >= 1
         after = await c.get("/api/market/price/BTC")
         assert after.headers["server-timing"].startswith(("upstream", "l3"))
-        pre = await c.post("/api/market/prefetch", headers=ok,
-                           json={"data_type": "price", "symbols": ["ETH", "SOL"]})
+        pre = await c.post(
+            "/api/market/prefetch",
+            headers=ok,
+            json={"data_type": "price", "symbols": ["ETH", "SOL"]},
+        )
         assert pre.status_code == 202 and pre.json()["accepted"] == 2
         bad = await c.post("/api/market/cache/clear", headers=ok, json={"symbol": "*"})
         assert bad.status_code == 422

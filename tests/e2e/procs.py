@@ -41,12 +41,16 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -
 
 
 @contextmanager
-def process(args: list[str], env: Mapping[str, str], ready_url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def process(
+    args: list[str], env: Mapping[str, str], ready_url: str, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     full_env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
     full_env.update(env)
     with log.open("wb") as out:
-        proc = subprocess.Popen(  # noqa: S603 - our own console script
-            [sys.executable, "-m", "marketsvc", *args], env=full_env, stdout=out,
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "marketsvc", *args],
+            env=full_env,
+            stdout=out,
             stderr=subprocess.STDOUT,
         )
         try:
@@ -80,8 +84,9 @@ def service_env(emulator_root: str, db_url: str, **extra: str) -> dict[str, str]
 def emulator(tmp: Path) -> Iterator[str]:
     port = free_port()
     root = f"http://127.0.0.1:{port}"
-    with process(["sandbox", "--port", str(port)], {}, f"{root}/_control/stats",
-                 tmp / "emulator.log"):
+    with process(
+        ["sandbox", "--port", str(port)], {}, f"{root}/_control/stats", tmp / "emulator.log"
+    ):
         yield root
 
 

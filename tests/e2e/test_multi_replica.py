@@ -22,9 +22,13 @@ def test_three_replicas_run_each_job_once_per_tick(tmp_path: Path, redis_url: st
     with ExitStack() as stack:
         emu = stack.enter_context(emulator(tmp_path))
         env = service_env(
-            emu, f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}",
-            REDIS_URL=REDIS_DB_URL, SCHEDULER_ENABLED="true", WATCHLIST_CRYPTO="BTC",
-            JOB_CRYPTO_PRICES_INTERVAL=str(interval), ADMIN_TOKEN="e2e-admin",
+            emu,
+            f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}",
+            REDIS_URL=REDIS_DB_URL,
+            SCHEDULER_ENABLED="true",
+            WATCHLIST_CRYPTO="BTC",
+            JOB_CRYPTO_PRICES_INTERVAL=str(interval),
+            ADMIN_TOKEN="e2e-admin",
         )
         roots = [stack.enter_context(service(tmp_path, env, f"r{i}")) for i in range(3)]
         httpx.post(f"{emu}/_control/reset")
@@ -33,8 +37,10 @@ def test_three_replicas_run_each_job_once_per_tick(tmp_path: Path, redis_url: st
         elapsed = time.time() - started
         calls = httpx.get(f"{emu}/_control/calls", params={"provider": "binance"}).json()["calls"]
         ticker_calls = [c for c in calls if c["path"].endswith("/ticker/24hr")]
-        jobs = [httpx.get(f"{r}/api/market/stats").json()["scheduler"]["jobs"]["crypto_prices"]
-                for r in roots]
+        jobs = [
+            httpx.get(f"{r}/api/market/stats").json()["scheduler"]["jobs"]["crypto_prices"]
+            for r in roots
+        ]
         runs = sum(j["runs"] for j in jobs)
         skipped = sum(j["skipped_other_replica"] for j in jobs)
         ticks = elapsed / interval + 1
@@ -46,8 +52,11 @@ def test_three_replicas_run_each_job_once_per_tick(tmp_path: Path, redis_url: st
         assert httpx.get(f"{roots[1]}/api/market/price/ETH").status_code == 200
         hit = httpx.get(f"{roots[1]}/api/market/price/ETH")
         assert hit.headers["server-timing"].startswith("l1")
-        cleared = httpx.post(f"{roots[0]}/api/market/cache/clear", json={"symbol": "ETH"},
-                             headers={"Authorization": "Bearer e2e-admin"})
+        cleared = httpx.post(
+            f"{roots[0]}/api/market/cache/clear",
+            json={"symbol": "ETH"},
+            headers={"Authorization": "Bearer e2e-admin"},
+        )
         assert cleared.status_code == 200, cleared.text
         time.sleep(1.0)
         after = httpx.get(f"{roots[1]}/api/market/price/ETH")

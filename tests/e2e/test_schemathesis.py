@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import schemathesis
@@ -21,8 +20,9 @@ from tests.e2e.procs import emulator, service, service_env
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("schemathesis")
     with emulator(tmp) as emu:
-        env = service_env(emu, f"sqlite+aiosqlite:///{tmp / 'svc.db'}",
-                          ADMIN_TOKEN="schemathesis-admin-token")
+        env = service_env(
+            emu, f"sqlite+aiosqlite:///{tmp / 'svc.db'}", ADMIN_TOKEN="schemathesis-admin-token"
+        )
         with service(tmp, env) as root:
             yield root
 
