@@ -247,7 +247,10 @@ async def _open_planner(
         batch_delay=settings.call_planner_batch_delay,
     )
     for name in providers:
-        await planner.configure(name, settings.provider(name).rate_limits)
+        limits = [
+            lim.padded(settings.rate_limit_margin) for lim in settings.provider(name).rate_limits
+        ]
+        await planner.configure(name, limits)
     await planner.start()
     stack.push_async_callback(planner.aclose)
     return planner

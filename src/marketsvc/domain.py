@@ -173,6 +173,12 @@ class RateLimit:
     def __str__(self) -> str:
         return f"{self.limit}/{self.unit}"
 
+    def padded(self, margin: float) -> RateLimit:
+        """The same limit over a slightly longer window. Calls leave us when granted but reach
+        the provider after a variable delay; widening our window by more than that jitter
+        (plus 1 % for the provider's own clock) keeps the provider's window honest too."""
+        return RateLimit(self.limit, self.window * 1.01 + margin, self.unit)
+
     @classmethod
     def parse_many(cls, text: str) -> tuple[RateLimit, ...]:
         """Parse ``"30/minute;10000/month"``; raise ValueError with a clear message."""
