@@ -85,13 +85,25 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at emit time (test runners swap it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> RedactingFilter:
     """Install one redacting JSON handler on the root logger (replacing earlier ones we made)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_marketsvc", False):
             root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler._marketsvc = True  # type: ignore[attr-defined]
     redactor = RedactingFilter(secrets)
     handler.addFilter(redactor)

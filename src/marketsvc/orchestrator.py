@@ -288,9 +288,11 @@ class DataOrchestrator:
         return [n for n in chain if interval in self.providers[n].info.history_intervals]
 
     def _max_bars(self, asset_class: AssetClass, interval: Interval) -> int:
+        # Page by what the preferred provider returns per call; a fallback provider that
+        # returns less is paged further inside _history_fetch.
         chain = self._history_chain(asset_class, interval)
-        sizes = [self.providers[n].info.max_bars_per_call for n in chain]
-        return max(1, min((s for s in sizes if s > 0), default=1000))
+        first = self.providers[chain[0]].info.max_bars_per_call if chain else 0
+        return first if first > 0 else 1000
 
     async def _history_fetch(
         self,
