@@ -41,6 +41,15 @@ from marketsvc.history.service import FetchedCandles
 from marketsvc.providers.base import Provider
 from marketsvc.symbols import Instrument, resolve
 
+# Longest range per bar size (about 10,000-20,000 bars): bigger asks are refused with a 422
+# rather than queued behind minutes of paging.
+MAX_RANGE_DAYS: dict[Interval, int] = {
+    Interval.MINUTE: 7,
+    Interval.HOUR: 730,
+    Interval.DAY: 3660,
+    Interval.WEEK: 3660,
+}
+
 # The priority of the request on whose behalf the history store fetches (the store calls
 # back into the orchestrator without knowing about priorities).
 _history_priority: contextvars.ContextVar[Priority] = contextvars.ContextVar(
@@ -355,7 +364,7 @@ class DataOrchestrator:
     ) -> Envelope:
         inst = resolve(raw_symbol, asset_class)
         self._track(f"{inst.asset_class.value}:{inst.symbol}")
-        start, end = self._range(start, end, days)
+        start, end = self._range(start, end, days, interval)
 
         async def load() -> tuple[dict[str, Any], str]:
             bars = await self.candles(inst, interval, start, end, priority)
@@ -378,7 +387,11 @@ class DataOrchestrator:
         )
 
     def _range(
-        self, start: datetime | None, end: datetime | None, days: int
+        self,
+        start: datetime | None,
+        end: datetime | None,
+        days: int,
+        interval: Interval = Interval.DAY,
     ) -> tuple[datetime, datetime]:
         now = datetime.fromtimestamp(self._clock(), tz=UTC)
         end = end or now
@@ -389,8 +402,9 @@ class DataOrchestrator:
             start = start.replace(tzinfo=UTC)
         if start >= end:
             raise InvalidInputError("start must be before end")
-        if end - start > timedelta(days=3660):
-            raise InvalidInputError("a range may cover at most 10 years")
+        limit = MAX_RANGE_DAYS[interval]
+        if end - start > timedelta(days=limit):
+            raise InvalidInputError(f"a {interval.value} range may cover at most {limit} days")
         return start, min(end, now + timedelta(days=1))
 
     async def technical(
@@ -410,7 +424,7 @@ class DataOrchestrator:
         names = list(dict.fromkeys(i.strip().lower() for i in indicators if i.strip()))
         inst = resolve(raw_symbol, asset_class)
         self._track(f"{inst.asset_class.value}:{inst.symbol}")
-        start, end = self._range(None, None, days)
+        start, end = self._range(None, None, days, interval)
 
         async def load() -> tuple[dict[str, Any], str]:
             bars = await self.candles(inst, interval, start, end, priority)

@@ -212,8 +212,23 @@ class Readiness(BaseModel):
     checks: dict[str, str]
 
 
+def problem_response(description: str) -> dict[str, Any]:
+    """An OpenAPI response documented as ``application/problem+json`` (what we send)."""
+    return {
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+
+
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: {"model": Problem, "description": "Symbol unknown to every provider"},
-    422: {"model": Problem, "description": "Invalid input"},
-    503: {"model": Problem, "description": "Every provider failed and nothing stale is held"},
+    404: problem_response("Symbol unknown to every provider"),
+    422: problem_response("Invalid input"),
+    503: problem_response("Every provider failed and nothing stale is held (Retry-After set)"),
+}
+ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: problem_response("Missing or wrong bearer token"),
+    403: problem_response("Admin endpoints are disabled (no ADMIN_TOKEN)"),
+    422: problem_response("Invalid input"),
 }

@@ -11,11 +11,11 @@ from fastapi.responses import JSONResponse
 from marketsvc.api.admin import require_admin
 from marketsvc.api.deps import ContainerDep
 from marketsvc.api.schemas import (
+    ADMIN_RESPONSES,
     CacheClearRequest,
     CacheClearResponse,
     PrefetchRequest,
     PrefetchResponse,
-    Problem,
 )
 from marketsvc.domain import DataType, Priority
 
@@ -24,7 +24,7 @@ admin = APIRouter(
     prefix="/api/market",
     tags=["admin"],
     dependencies=[Depends(require_admin)],
-    responses={401: {"model": Problem}, 403: {"model": Problem}},
+    responses=ADMIN_RESPONSES,
 )
 
 
