@@ -142,6 +142,7 @@ class JobScheduler:
                         round(r.last_duration, 4) if r.last_duration is not None else None
                     ),
                     "last_outcome": r.last_outcome,
+                    "recent_runs": list(r.history),
                 }
                 for name, r in self.records.items()
             },
