@@ -7,6 +7,7 @@ tests can feed the documented shapes (shared/reference/providers.md §1) straigh
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -208,32 +209,37 @@ def candles_from_chart(
     body: Any, step: int, first: int, stop: int, *, with_volume: bool
 ) -> list[Candle]:
     """``/market_chart/range`` price points → bars of ``step`` seconds starting in
-    ``[first, stop)``.
+    ``[first, stop)``, for every bar that holds at least one point.
 
-    A bar opens at its first point and closes at the first point of the next bar when that
-    lies within half a step of the bar's end (CoinGecko's hourly/daily points sit just after
-    the boundary), else at its own last point; high/low span every point used. Volume is
-    CoinGecko's rolling 24 h volume at the close, so it is kept for day bars only."""
+    CoinGecko's points do not sit on bar boundaries, so a bar opens at the point nearest its
+    start and closes at the point nearest its end, either may lie just outside the bar (up to
+    half a step); high/low span the points from open to close. A bar's close is then the next
+    bar's open, as with exchange candles. Volume is CoinGecko's rolling 24 h volume at the
+    close, so it is kept for day bars only."""
     require(NAME, isinstance(body, dict), "market_chart is not an object")
     prices = _series(body, "prices")
     volumes = dict(_series(body, "total_volumes")) if with_volume else {}
-    buckets: dict[int, list[tuple[int, float]]] = {}
-    for ms, price in prices:
-        buckets.setdefault((ms // 1000) // step * step, []).append((ms, price))
+    times = [ms / 1000 for ms, _ in prices]
+    half = step / 2
     out: list[Candle] = []
-    for start in sorted(b for b in buckets if first <= b < stop):
-        points = buckets[start]
-        closing = [p for p in buckets.get(start + step, []) if p[0] < (start + step * 1.5) * 1000]
-        last = closing[0] if closing else points[-1]
-        values = [p for _, p in points] + [last[1]]
+    for start in range(first, stop, step):
+        end = start + step
+        lo, hi = bisect_left(times, start), bisect_left(times, end)  # inside: [lo, hi)
+        if lo == hi:
+            continue
+        o = lo - 1 if lo > 0 and start - times[lo - 1] < min(times[lo] - start, half) else lo
+        c = hi - 1
+        if hi < len(times) and times[hi] - end < min(end - times[hi - 1], half):
+            c = hi
+        values = [p for _, p in prices[o : c + 1]]
         out.append(
             Candle(
                 ts=utc_from_seconds(start),
-                open=points[0][1],
+                open=values[0],
                 high=max(values),
                 low=min(values),
-                close=last[1],
-                volume=volumes.get(last[0]) if with_volume else None,
+                close=values[-1],
+                volume=volumes.get(prices[c][0]) if with_volume else None,
             )
         )
     return out

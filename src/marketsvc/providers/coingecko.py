@@ -11,7 +11,7 @@ once with ``/search`` (best market-cap rank) and the choice cached with the list
 
 History comes from ``/coins/{id}/market_chart/range`` price points, whose granularity CoinGecko
 picks from the window (1 day from now: 5-minute; up to 90 days: hourly; beyond: daily). Each
-call is kept to ``MAX_BARS`` bars plus one hour, inside 90 days, so hour and day bars are built
+call is kept to ``MAX_BARS`` bars plus two hours, inside 90 days, so hour and day bars are built
 from hourly (or finer) points. ``/ohlc`` was not used: its candle size is fixed by ``days``
 (30 min, 4 h or 4 days) and it cannot select a past range on the free plans. Demo and keyless
 callers may only ask for the past 365 days (error 10012), so older windows are clipped here.
@@ -64,10 +64,10 @@ from marketsvc.symbols import TOP_COINS
 
 # /simple/price accepts up to 515 ids (Demo docs); 250 keeps the URL well under 8 KB.
 MAX_BATCH = 250
-# 89 bars + the one-hour closing margin stay inside the 90-day window that still returns
+# 89 bars + an hour's margin on each side stay inside the 90-day window that still returns
 # hourly points, for hour and day bars alike.
 MAX_BARS = 89
-CLOSE_MARGIN = 3600
+EDGE_MARGIN = 3600
 LIST_TTL = 24 * 3600.0
 DEMO_HISTORY_SECONDS = 365 * 86400
 NEWS_PAGE_MAX = 20
@@ -88,7 +88,13 @@ def _ts(dt: datetime) -> float:
 
 
 def _params_range(first: int, stop: int) -> Params:
-    return {"vs_currency": VS, "from": first, "to": stop + CLOSE_MARGIN, "precision": "full"}
+    # An hour's margin on each side brings the points nearest the outer bars' edges.
+    return {
+        "vs_currency": VS,
+        "from": first - EDGE_MARGIN,
+        "to": stop + EDGE_MARGIN,
+        "precision": "full",
+    }
 
 
 def _params_profile() -> Params:
@@ -152,7 +158,7 @@ class CoinGeckoProvider(BaseProvider):
         self._clock = clock
         self._list_ttl = list_ttl
         self.pro = urlsplit(settings.base_url).hostname == PRO_HOST
-        caps = _CAPABILITIES | {Capability.NEWS} if self.pro else _CAPABILITIES
+        caps = (_CAPABILITIES | {Capability.NEWS}) if self.pro else _CAPABILITIES
         if self.pro or max_batch != MAX_BATCH:
             self.info = replace(self.info, capabilities=caps, max_batch=max_batch)
         self._index: CoinIndex | None = None
@@ -200,8 +206,8 @@ class CoinGeckoProvider(BaseProvider):
         step = interval.seconds
         earliest = _ts(start)
         if not self.pro:
-            # Keyless/Demo: the past 365 days only; an hour's slack for the clock's drift.
-            earliest = max(earliest, self._clock() - DEMO_HISTORY_SECONDS + 3600)
+            # Keyless/Demo: the past 365 days only (the margin and an hour for clock drift).
+            earliest = max(earliest, self._clock() - DEMO_HISTORY_SECONDS + 2 * EDGE_MARGIN)
         first = math.ceil(earliest / step) * step
         stop = min(math.ceil(_ts(end) / step) * step, first + MAX_BARS * step)
         if stop <= first:

@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 from marketsvc import config
 from marketsvc.sandbox import _synth
-from marketsvc.sandbox._framework import ProviderEmulator, qp
+from marketsvc.sandbox._framework import Handler, ProviderEmulator, qp
 from marketsvc.symbols import TOP_COINS
 
 # id → (ticker, name, market-cap rank, synthetic symbol behind its price)
@@ -160,13 +160,12 @@ class Emulator(ProviderEmulator):
             return _status(10002, "Invalid API Key", 401)
         return None
 
-    def _guard(self, handler: Any) -> Any:
+    def _guard(self, handler: Handler) -> Handler:
         async def guarded(request: Request) -> Response:
             denied = self._denied(request)
             if denied is not None:
                 return denied
-            response: Response = await handler(request)
-            return response
+            return await handler(request)
 
         return guarded
 

@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from marketsvc import config
 from marketsvc.sandbox import _synth
-from marketsvc.sandbox._framework import ProviderEmulator, qp
+from marketsvc.sandbox._framework import Handler, ProviderEmulator, qp
 from marketsvc.symbols import TOP_COINS
 
 # id → (ticker, name, rank (None = unranked), active, synthetic symbol behind its price)
@@ -94,15 +94,14 @@ class Emulator(ProviderEmulator):
     def server_error(self, request: Request, status: int) -> Response:
         return self._error(status, 500, "An internal server error occurred")
 
-    def _keyed(self, handler: Any) -> Any:
+    def _keyed(self, handler: Handler) -> Handler:
         async def guarded(request: Request) -> Response:
             key = request.headers.get("x-cmc_pro_api_key") or qp(request, "CMC_PRO_API_KEY")
             if not key:
                 return self._error(401, 1002, "API key missing.")
             if key == "invalid":
                 return self._error(401, 1001, "This API Key is invalid.")
-            response: Response = await handler(request)
-            return response
+            return await handler(request)
 
         return guarded
 
