@@ -26,13 +26,7 @@ FAULT_KINDS = frozenset({"latency", "error", "hang", "malformed", "throttle", "d
 def _load_emulators(state: SandboxState) -> list[ProviderEmulator]:
     emulators: list[ProviderEmulator] = []
     for name in PROVIDER_NAMES:
-        module_name = f"marketsvc.sandbox.{name}"
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue  # not emulated yet; tests/sandbox/test_app.py requires all of them
+        module = importlib.import_module(f"marketsvc.sandbox.{name}")
         emulators.append(module.Emulator(state))
     return emulators
 
