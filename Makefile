@@ -31,6 +31,7 @@ lint: $(STAMP)
 check: lint test
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.run
 
 clean:
