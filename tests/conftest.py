@@ -88,3 +88,18 @@ async def redis_client(redis_url: str, redis_namespace: str) -> AsyncIterator[ai
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """create_app() configures the root logger; undo it so one test's level or handler does
+    not leak into the next."""
+    import logging
+
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)

@@ -248,6 +248,8 @@ async def _open_planner(
         limiter,
         workers=settings.call_planner_workers,
         batch_delay=settings.call_planner_batch_delay,
+        # Interactive calls gather batch-mates for at most 2 ms: a miss should not wait longer.
+        gather_delay=0.002,
     )
     for name in providers:
         limits = [

@@ -59,9 +59,11 @@ _history_priority: contextvars.ContextVar[Priority] = contextvars.ContextVar(
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
-    """A data answer plus where it came from and how fresh it is."""
+    """A data answer plus where it came from and how fresh it is. ``payload`` is the data as
+    JSON object bytes, exactly as cached, so the hot path can send it without a round trip
+    through Python objects."""
 
-    data: dict[str, Any]
+    payload: bytes
     source: str
     cached: bool
     freshness: Freshness
@@ -69,6 +71,10 @@ class Envelope:
     fetched_at: datetime
     tier: str = "upstream"
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return serialize.loads(self.payload)
 
 
 def _freshness(native: Freshness, age: float, stale: bool) -> Freshness:
@@ -156,7 +162,7 @@ class DataOrchestrator:
         self._hits[result.tier] += 1
         entry = result.entry
         return Envelope(
-            data=serialize.loads(entry.payload),
+            payload=entry.payload,
             source=entry.source,
             cached=result.cached,
             freshness=_freshness(native, result.age_seconds, result.stale),
@@ -263,7 +269,7 @@ class DataOrchestrator:
     ) -> Envelope:
         validation = await self.validate_price(inst, priority)
         return Envelope(
-            env.data,
+            env.payload,
             env.source,
             env.cached,
             env.freshness,

@@ -11,13 +11,13 @@ import logging
 
 from fastapi import HTTPException, Request
 
-from marketsvc.api.deps import get_container
+from marketsvc.api.deps import container_of
 
 audit = logging.getLogger("marketsvc.audit")
 
 
 async def require_admin(request: Request) -> None:
-    settings = get_container(request).settings
+    settings = container_of(request).settings
     if settings.admin_token is None:
         raise HTTPException(403, "admin endpoints are disabled (no ADMIN_TOKEN configured)")
     header = request.headers.get("authorization", "")

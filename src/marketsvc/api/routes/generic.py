@@ -11,7 +11,7 @@ from fastapi import APIRouter, Response
 
 from marketsvc.api.deps import ContainerDep
 from marketsvc.api.errors import problem_for
-from marketsvc.api.routes.market import answer, envelope_body
+from marketsvc.api.routes.market import envelope_body, timing
 from marketsvc.api.schemas import (
     PROBLEM_RESPONSES,
     BatchItem,
@@ -45,7 +45,8 @@ async def market_data(
         force_refresh=body.force_refresh,
         priority=Priority[body.priority],
     )
-    return {"data_type": body.data_type.value, **answer(container, response, env, t0)}
+    response.headers["Server-Timing"] = timing(env, t0)
+    return {"data_type": body.data_type.value, **envelope_body(env, container.settings.sandbox)}
 
 
 async def _one(container: ContainerDep, req: MarketDataRequest) -> BatchItem:
