@@ -242,6 +242,19 @@ class TieredCache:
                     self.counters.peer_loads += 1
                     return peer, self.labels[self._lease_tier]
         try:
+            if coord is not None and token:
+                # Double check under the lease: a peer may have refreshed the key between our
+                # tier reads and our lease (each replica's stale entry expires at the same
+                # instant, so they all try at once).
+                fresher = await self._get(self._lease_tier, k, count=False)
+                if (
+                    fresher is not None
+                    and fresher.is_fresh(self.clock())
+                    and (held is None or fresher.fetched_at > held.fetched_at)
+                ):
+                    await self.write([(k, fresher)], upto=self._lease_tier)
+                    self.counters.peer_loads += 1
+                    return fresher, self.labels[self._lease_tier]
             return await self._call_loader(k, loader, policy), "upstream"
         finally:
             if coord is not None and token:
