@@ -56,15 +56,13 @@ def notes(bench: Bench, cores: Cores) -> list[str]:
         "L2 hits are isolated with CACHE_L1_MAX_SIZE=1 and two alternating keys (each request "
         "misses L1, is answered by Redis); L3 the same way without REDIS_URL, where "
         "PostgreSQL is the second tier and Server-Timing labels it 'l2'.",
-        "Batch of 100: the emulator prices only "
-        f"{len(known_universe())} symbols, so the 100 items cycle over them (42 distinct keys). "
-        "The batch route runs one orchestrator fetch per item (per-item cache reads, not one "
-        "MGET), which is what these figures measure.",
-        "Zipf over 5,000 symbols: NOT POSSIBLE with the emulator's universe (unknown symbols "
-        "answer 'not found' and would only measure negative caching). The workload is "
-        f"Zipf(0.99) over the {len(known_universe())} known symbols instead, in real time with "
-        "the default TTLs (prices fresh 30 s), for the duration shown (not a full simulated "
-        "hour unless run with --zipf-seconds 3600).",
+        "Batch of 100: 100 distinct known symbols per request. The batch route runs one "
+        "orchestrator fetch per item (per-item cache reads, not one MGET), which is what these "
+        "figures measure.",
+        f"Zipf(0.99) over the emulator's {len(known_universe())} priced symbols (the top coins, "
+        "the named stocks and the synthetic SYN0000-SYN4999 tail), in real time with the "
+        "default TTLs (prices fresh 30 s), for the duration shown (not a full simulated hour "
+        "unless run with --zipf-seconds 3600).",
         "Ideal upstream calls follow the brief: Σ over 30 s windows and providers of "
         "⌈distinct keys ÷ max batch⌉ (Binance 100, Yahoo 50). The product batches only the "
         "misses that arrive within the planner's 5 ms gather window, so a gap to that ideal "

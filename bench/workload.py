@@ -1,8 +1,7 @@
 """The Zipf workload and its ideal upstream cost (pure functions; time is passed in).
 
-The emulator only knows ~30 coins and ~13 stocks (unknown symbols answer "not found"), so the
-workload draws from that known universe; a 5,000-symbol universe cannot be served by it and the
-report says so instead of inventing symbols that would only measure negative caching.
+The workload draws from the symbols the emulator prices: ~30 coins, the named stocks and the
+synthetic SYN0000-SYN4999 tail (unknown symbols would only measure negative caching).
 """
 
 from __future__ import annotations

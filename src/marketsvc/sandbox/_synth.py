@@ -193,6 +193,25 @@ STOCKS: dict[str, Company] = {
     )
 }
 
+# A long tail of synthetic tickers (SYN0000 … SYN4999), so workloads over thousands of
+# symbols (the benchmark's Zipf over 5,000) have something to ask every provider about.
+SYNTHETIC_TAIL = 5000
+STOCKS.update(
+    {
+        f"SYN{i:04d}": Company(
+            f"SYN{i:04d}",
+            f"Synthetic Holdings {i:04d}",
+            20.0 + (i * 7919) % 480,
+            "Industrials",
+            "Conglomerates",
+            "NYSE",
+            1000 + i,
+            1e8 + i * 1e5,
+        )
+        for i in range(SYNTHETIC_TAIL)
+    }
+)
+
 
 def _unit(symbol: str, salt: str) -> float:
     digest = hashlib.sha256(f"{salt}:{symbol}".encode()).digest()
