@@ -73,6 +73,8 @@ class ChainRunner:
         policy = breaker_policy or BreakerPolicy()
         self.breakers = {name: CircuitBreaker(policy, clock) for name in providers}
         self.stats = {name: ProviderCallStats() for name in providers}
+        # Providers whose batch endpoint the key's plan refused: single calls from then on.
+        self.no_batch: set[str] = set()
 
     def deadline(self, priority: Priority) -> float:
         # Background work may wait longer for budget than a user would.
@@ -96,8 +98,9 @@ class ChainRunner:
             raise ProviderUnavailableError(name, "circuit open")
         stats = self.stats[name]
         t0 = time.perf_counter()
+        batched = batch is not None and provider.info.max_batch > 1 and name not in self.no_batch
         try:
-            if batch is not None and provider.info.max_batch > 1:
+            if batch is not None and batched:
                 op_key, item, asset_class = batch
 
                 async def run_batch(items: list[str]) -> Mapping[str, Any]:
@@ -121,6 +124,19 @@ class ChainRunner:
                     weight=provider.weight(operation),
                     deadline=deadline,
                 )
+        except ProviderAuthError as exc:
+            if batched:
+                # The multi-symbol endpoint is outside this key's plan (Massive's snapshots on
+                # a free key): stop batching for this provider and ask for the symbol alone.
+                log.warning("batch endpoint refused; using single calls", extra={"provider": name})
+                self.no_batch.add(name)
+                breaker.release_probe()
+                return await self.call_one(
+                    name, operation, fn, priority=priority, deadline=deadline, batch=None
+                )
+            breaker.record_failure(exc.kind)
+            self._count(stats, exc.kind, t0)
+            raise
         except _HEALTH_FAILURES as exc:
             breaker.record_failure(exc.kind)
             self._count(stats, exc.kind, t0)

@@ -1,0 +1,172 @@
+"""ChainRunner with fake providers behind a real CallPlanner: fallback, the not-found rules,
+breakers, and the batch-refused fallback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from marketsvc.chain_runner import ChainRunner
+from marketsvc.domain import AssetClass, Capability, Priority, Quote, RateLimit
+from marketsvc.errors import (
+    AllProvidersFailedError,
+    NotFoundError,
+    ProviderAuthError,
+    ProviderError,
+    ProviderUnavailableError,
+    RateLimitedError,
+    SymbolNotFoundError,
+)
+from marketsvc.planner import CallPlanner, LocalLimiter, RetryPolicy
+from marketsvc.providers.base import ProviderInfo
+
+
+class FakeProvider:
+    def __init__(
+        self,
+        name: str,
+        behaviour: Exception | float,
+        *,
+        max_batch: int = 1,
+        batch_error: Exception | None = None,
+    ) -> None:
+        self.info = ProviderInfo(
+            name=name,
+            asset_classes=frozenset(AssetClass),
+            capabilities=frozenset({Capability.QUOTE}),
+            needs_key=False,
+            max_batch=max_batch,
+        )
+        self.behaviour = behaviour
+        self.batch_error = batch_error
+        self.single_calls = 0
+        self.batch_calls = 0
+
+    async def quote(self, symbol: str, asset_class: AssetClass) -> Quote:
+        self.single_calls += 1
+        if isinstance(self.behaviour, Exception):
+            raise self.behaviour
+        return Quote(
+            symbol,
+            self.behaviour,
+            None,
+            None,
+            datetime.now(UTC),
+            "USD",
+            asset_class,
+            self.info.name,
+        )
+
+    async def quotes(
+        self, symbols: Sequence[str], asset_class: AssetClass
+    ) -> Mapping[str, Quote | ProviderError]:
+        self.batch_calls += 1
+        if self.batch_error is not None:
+            raise self.batch_error
+        return {s: await self.quote(s, asset_class) for s in symbols}
+
+    def weight(self, operation: str, count: int = 1) -> int:
+        return 1
+
+
+@pytest.fixture
+async def planner() -> AsyncIterator[CallPlanner]:
+    # No retries here: the planner's retries have their own tests; these are about the chain.
+    planner = CallPlanner(LocalLimiter(), workers=2, retry=RetryPolicy(attempts=1))
+    await planner.start()
+    yield planner
+    await planner.aclose()
+
+
+async def run(runner: ChainRunner, chain: list[str], ac: AssetClass = AssetClass.STOCK) -> Any:
+    for name in chain:
+        await runner.planner.configure(name, [RateLimit(1000, 1.0, "second")])
+    return await runner.run(
+        chain,
+        "quote",
+        lambda p: p.quote("AAPL", ac),
+        symbol="AAPL",
+        asset_class=ac,
+        priority=Priority.MEDIUM,
+    )
+
+
+async def test_falls_back_on_unavailable_and_rate_limited(planner: CallPlanner) -> None:
+    providers = {
+        "a": FakeProvider("a", ProviderUnavailableError("a")),
+        "b": FakeProvider("b", RateLimitedError("b", retry_after=3)),
+        "c": FakeProvider("c", 101.0),
+    }
+    quote, source = await run(ChainRunner(providers, planner), ["a", "b", "c"])
+    assert source == "c" and quote.price == 101.0
+
+
+async def test_authoritative_not_found_ends_the_chain(planner: CallPlanner) -> None:
+    providers = {
+        "finnhub": FakeProvider("finnhub", SymbolNotFoundError("finnhub", "AAPL")),
+        "yahoo": FakeProvider("yahoo", 5.0),
+    }
+    with pytest.raises(NotFoundError):
+        await run(ChainRunner(providers, planner), ["finnhub", "yahoo"])
+    assert providers["yahoo"].single_calls == 0
+
+
+async def test_partial_catalogue_not_found_moves_on(planner: CallPlanner) -> None:
+    providers = {
+        "binance": FakeProvider("binance", SymbolNotFoundError("binance", "AAPL")),
+        "coingecko": FakeProvider("coingecko", 7.0),
+    }
+    _, source = await run(
+        ChainRunner(providers, planner), ["binance", "coingecko"], AssetClass.CRYPTO
+    )
+    assert source == "coingecko"
+
+
+async def test_all_failing_is_all_providers_failed_with_retry_after(planner: CallPlanner) -> None:
+    providers = {
+        "a": FakeProvider("a", RateLimitedError("a", retry_after=9)),
+        "b": FakeProvider("b", ProviderUnavailableError("b")),
+    }
+    with pytest.raises(AllProvidersFailedError) as info:
+        await run(ChainRunner(providers, planner), ["a", "b"])
+    assert info.value.retry_after == 9
+
+
+async def test_open_breaker_skips_the_provider(planner: CallPlanner) -> None:
+    providers = {"a": FakeProvider("a", ProviderUnavailableError("a")), "b": FakeProvider("b", 3.0)}
+    runner = ChainRunner(providers, planner)
+    for _ in range(5):
+        await run(runner, ["a", "b"])
+    assert runner.breakers["a"].state.value == "open"
+    calls = providers["a"].single_calls
+    await run(runner, ["a", "b"])
+    assert providers["a"].single_calls == calls  # not even tried
+
+
+async def test_refused_batch_endpoint_falls_back_to_single_calls(planner: CallPlanner) -> None:
+    polygon = FakeProvider(
+        "polygon", 42.0, max_batch=250, batch_error=ProviderAuthError("polygon", "HTTP 403")
+    )
+    runner = ChainRunner({"polygon": polygon}, planner)
+    await planner.configure("polygon", [RateLimit(1000, 1.0, "second")])
+
+    async def ask() -> Any:
+        return await runner.run(
+            ["polygon"],
+            "quote",
+            lambda p: p.quote("AAPL", AssetClass.STOCK),
+            symbol="AAPL",
+            asset_class=AssetClass.STOCK,
+            priority=Priority.MEDIUM,
+            batch_item="AAPL",
+        )
+
+    quote, source = await ask()
+    assert (source, quote.price) == ("polygon", 42.0)
+    assert (polygon.batch_calls, polygon.single_calls) == (1, 1)
+    await ask()
+    assert polygon.batch_calls == 1, "a refused batch endpoint is not tried again"
+    assert runner.breakers["polygon"].state.value == "closed"
