@@ -178,7 +178,7 @@ async def _warm(target: Target, symbols: list[str]) -> None:
 
 
 def batch_body(n: int = 100) -> bytes:
-    """``n`` price requests cycling over the known universe (it has fewer than 100 symbols)."""
+    """``n`` price requests over the first ``n`` symbols of the known universe."""
     symbols = itertools.islice(itertools.cycle(k.symbol for k in known_universe()), n)
     return orjson.dumps({"requests": [{"data_type": "price", "symbol": s} for s in symbols]})
 
@@ -215,7 +215,8 @@ async def client_ceiling(bench: Bench) -> float:
 async def run_tiers(bench: Bench, workdir: Path) -> None:
     db = bench.pg.create("tiers")
     redis_url = flush_redis()
-    universe = [k.symbol for k in known_universe()]
+    # What the batch-of-100 phase asks for (warming all 5,000+ would take minutes).
+    universe = [k.symbol for k in known_universe()][:100]
 
     # -- L1, and the baseline (both processes up, measured alternately) --------------------
     svc = _service(bench, "service-l1", db, redis_url)
