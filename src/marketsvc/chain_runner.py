@@ -9,6 +9,7 @@ lists its trading pairs) it only moves on to the next provider.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -230,6 +231,49 @@ class ChainRunner:
             f"{', '.join(failures) or 'not found on partial catalogues'}",
             retry_after=retry_after or self._shortest_break(chain),
         )
+
+    async def gather(
+        self,
+        chain: list[str],
+        operation: str,
+        fn: Callable[[Provider], Awaitable[T]],
+        *,
+        priority: Priority,
+        batch: tuple[str, str, AssetClass] | None = None,
+    ) -> dict[str, T]:
+        """Ask every provider of ``chain`` at once; the answers of those that answered, in
+        chain order (cross-provider validation, news aggregation)."""
+        deadline = self.deadline(priority)
+
+        async def one(name: str) -> tuple[str, T | None]:
+            try:
+                answer: T = await self.call_one(
+                    name, operation, fn, priority=priority, deadline=deadline, batch=batch
+                )
+            except (ProviderError, PlannerError):
+                return name, None
+            return name, answer
+
+        answers = await asyncio.gather(*(one(n) for n in chain))
+        return {name: answer for name, answer in answers if answer is not None}
+
+    def health(self) -> dict[str, Any]:
+        """Each provider: up / degraded / down from its breaker and recent success rate."""
+        out: dict[str, Any] = {}
+        for name in self.providers:
+            br = self.breakers[name].snapshot()
+            st = self.stats[name]
+            state = {"closed": "up", "half_open": "degraded", "open": "down"}[str(br["state"])]
+            if state == "up" and st.calls and st.successes / st.calls < 0.8:
+                state = "degraded"
+            out[name] = {
+                "status": state,
+                "circuit": br,
+                "last_error": st.last_error,
+                "latency_ms": round(st.last_latency_ms, 3) if st.last_latency_ms else None,
+                "calls": st.calls,
+            }
+        return out
 
     def _shortest_break(self, chain: list[str]) -> float:
         waits = [self.breakers[n].retry_in() for n in chain if self.breakers[n].retry_in() > 0]

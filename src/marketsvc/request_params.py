@@ -17,7 +17,8 @@ from marketsvc.errors import InvalidInputError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from marketsvc.orchestrator import DataOrchestrator, Envelope
+    from marketsvc.envelope import Envelope
+    from marketsvc.orchestrator import DataOrchestrator
 
 P = TypeVar("P", bound="_Params")
 

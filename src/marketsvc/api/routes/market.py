@@ -19,7 +19,7 @@ from marketsvc.api.schemas import (
     TechnicalResponse,
 )
 from marketsvc.domain import AssetClass, Interval, Priority
-from marketsvc.orchestrator import Envelope
+from marketsvc.envelope import Envelope
 from marketsvc.request_params import INDICATORS, as_datetime
 
 router = APIRouter(prefix="/api/market", tags=["market data"])

@@ -1,0 +1,93 @@
+"""Answering through the tiered cache: turn a loader of domain data into an Envelope, with
+force-refresh (read past the cache, write back, fall back to what is held if upstream fails)
+and the usage counters the statistics report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from marketsvc import serialize
+from marketsvc.cache.base import CacheKey
+from marketsvc.cache.policy import CachePolicy, CacheResult
+from marketsvc.cache.tiered import TieredCache
+from marketsvc.domain import DataType, Freshness
+from marketsvc.envelope import Envelope, freshness_of
+from marketsvc.errors import InvalidInputError, MarketsvcError, NotFoundError
+from marketsvc.usage import UsageTracker
+
+
+class CachedAnswers:
+    def __init__(
+        self,
+        cache: TieredCache,
+        policies: Mapping[DataType, CachePolicy],
+        usage: UsageTracker,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.cache = cache
+        self.policies = dict(policies)
+        self.usage = usage
+        self._clock = clock
+
+    async def answer(
+        self,
+        data_type: DataType,
+        cache_symbol: str,
+        params: Mapping[str, object],
+        load: Callable[[], Awaitable[tuple[dict[str, Any], str]]],
+        *,
+        force_refresh: bool,
+        native: Freshness,
+    ) -> Envelope:
+        key = CacheKey.of(data_type, cache_symbol, params)
+
+        async def loader() -> tuple[bytes, str]:
+            data, source = await load()
+            return serialize.dumps(data), source
+
+        policy = self.policies[data_type]
+        self.usage.active += 1
+        try:
+            if force_refresh:
+                result = await self.refresh(key, loader, policy)
+            else:
+                result = await self.cache.get_or_load(key, loader, policy)
+        finally:
+            self.usage.active -= 1
+        self.usage.answered(result.tier)
+        entry = result.entry
+        return Envelope(
+            payload=entry.payload,
+            source=entry.source,
+            cached=result.cached,
+            freshness=freshness_of(native, result.age_seconds, result.stale),
+            age_seconds=result.age_seconds,
+            fetched_at=datetime.fromtimestamp(entry.fetched_at, tz=UTC),
+            tier=result.tier,
+        )
+
+    async def refresh(
+        self,
+        key: CacheKey,
+        loader: Callable[[], Awaitable[tuple[bytes, str]]],
+        policy: CachePolicy,
+    ) -> CacheResult:
+        """Bypass the cache for the read, write the answer back; if upstream fails, whatever
+        the cache still holds is served (stale-if-error), else the error propagates."""
+        try:
+            payload, source = await loader()
+        except (NotFoundError, InvalidInputError):
+            raise
+        except MarketsvcError as exc:
+            failure = exc
+
+            async def failing() -> tuple[bytes, str]:
+                raise failure
+
+            return await self.cache.get_or_load(key, failing, policy)
+        fresh = policy.entry(payload, source, self._clock())
+        await self.cache.write([(key.text, fresh)])
+        return CacheResult(fresh, "upstream", stale=False, age_seconds=0.0)
