@@ -6,6 +6,7 @@ Container and hands it to every request through lifespan state.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -40,6 +41,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         async with open_container(settings, metrics) as container:
             app.state.container = container  # for tests and diagnostics; requests use state
+            # Everything built so far lives as long as the process: move it out of the
+            # collector's reach, so full collections under load stay short (a 70 ms stall
+            # measured by the reliability suite before this).
+            gc.collect()
+            gc.freeze()
             try:
                 yield {"container": container}
             finally:

@@ -405,3 +405,52 @@ def test_lifecycle_errors() -> None:
         assert up.calls == []
 
     run_virtual(main)
+
+
+async def test_a_429_blocks_the_lane_before_the_slot_frees() -> None:
+    """Reliability finding: with a slow (Redis) limiter, a call slipped out 9 ms after a 429.
+    The block is now set the moment the 429 arrives, before the slot is freed."""
+    import asyncio as aio
+
+    from marketsvc.domain import Priority, RateLimit
+    from marketsvc.errors import RateLimitedError
+    from marketsvc.planner import CallPlanner, LocalLimiter, RetryPolicy
+
+    class SlowLimiter(LocalLimiter):
+        async def reserve(self, provider: str, weight: int = 1) -> float:
+            await aio.sleep(0.01)  # a Redis round trip
+            return await super().reserve(provider, weight)
+
+        async def block_for(self, provider: str, seconds: float) -> None:
+            await aio.sleep(0.05)  # the shared block lands late
+            await super().block_for(provider, seconds)
+
+    sent: list[float] = []
+    loop = aio.get_running_loop()
+
+    async def throttled() -> None:
+        sent.append(loop.time())
+        raise RateLimitedError("p", retry_after=30)
+
+    async def fine() -> int:
+        sent.append(loop.time())
+        return 1
+
+    planner = CallPlanner(SlowLimiter(), workers=2, retry=RetryPolicy(attempts=1))
+    await planner.configure("p", [RateLimit(100, 1.0, "second")])
+    await planner.start()
+    try:
+        first = aio.create_task(planner.call("p", throttled, priority=Priority.HIGH))
+        await aio.sleep(0)
+        others = [
+            aio.create_task(planner.call("p", fine, deadline=planner.now() + 2)) for _ in range(5)
+        ]
+        with pytest.raises(RateLimitedError):
+            await first
+        results = await aio.gather(*others, return_exceptions=True)
+    finally:
+        await planner.aclose()
+    # Only calls already on the wire with the throttled one may have gone out; none after.
+    after = [t for t in sent if t > sent[0] + 0.005]
+    assert after == [], f"{len(after)} calls sent inside the Retry-After block"
+    assert all(isinstance(r, Exception) for r in results[1:])

@@ -82,17 +82,9 @@ async def _drive(
     return recorder.outcomes
 
 
-SHARED_LIMITER_RACE = pytest.mark.xfail(
-    strict=True,
-    reason="src bug: CallPlanner._execute frees the lane slot and wakes the dispatcher before "
-    "_failed records the 429's Retry-After block; with the Redis limiter that await lets the "
-    "next queued call reach the provider inside the block",
-)
-
-
 @pytest.mark.parametrize(
     "name",
-    [*FAULTS, pytest.param("throttle+redis", marks=SHARED_LIMITER_RACE)],
+    [*FAULTS, "throttle+redis"],
 )
 async def test_primary_provider_fault_falls_back(
     name: str, emulator: Emulator, start_service: ServiceFactory, request: pytest.FixtureRequest

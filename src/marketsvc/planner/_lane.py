@@ -57,6 +57,9 @@ class Lane:
         self.in_flight = 0
         self.wake = asyncio.Event()  # something the dispatcher waits for may have changed
         self.next_free_at = -math.inf  # budget known to be unavailable until then
+        # A provider's Retry-After, on the planner's clock, set the moment the 429 arrives so
+        # no other call of this process slips out before the shared limiter records it.
+        self.blocked_until = -math.inf
         self.open_batches: dict[str, BatchCall] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
         self.waiters: set[Waiter] = set()  # every caller inside call()/call_batched()
@@ -70,6 +73,12 @@ class Lane:
     # -- queue -------------------------------------------------------------------------------
 
     def push(self, work: Work) -> None:
+        deadline = work.deadline
+        if deadline is not None and deadline < max(self.next_free_at, self.blocked_until):
+            # No budget before its deadline (a batch that gathered while the budget ran out,
+            # a retry behind a Retry-After block): fail now rather than wait it out.
+            self.fail(work, DeadlineExceededError(self.provider, "no budget before deadline"))
+            return
         work.state = State.QUEUED
         heapq.heappush(self.heap, (work.priority, work.seq, work))
         self.wake.set()

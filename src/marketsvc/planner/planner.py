@@ -221,7 +221,8 @@ class CallPlanner:
 
     def _admit(self, lane: Lane, priority: Priority, deadline: float | None) -> Waiter:
         now = self._clock()
-        if deadline is not None and (deadline <= now or deadline < lane.next_free_at):
+        free_at = max(lane.next_free_at, lane.blocked_until)
+        if deadline is not None and (deadline <= now or deadline < free_at):
             raise DeadlineExceededError(lane.provider, "no budget before deadline")
         if lane.queued >= lane.max_queue:
             # Full: a more urgent caller displaces the newest of the least urgent ones.
@@ -280,6 +281,11 @@ class CallPlanner:
                 await self._sleep(0.1)
 
     async def _dispatch_one(self, lane: Lane) -> None:
+        blocked = lane.blocked_until - self._clock()
+        if blocked > 0:
+            lane.expire_before(lane.blocked_until)
+            await self._sleep(blocked)
+            return
         work = lane.head(self._clock())
         if work is None or lane.in_flight >= lane.workers:
             lane.wake.clear()
@@ -293,6 +299,8 @@ class CallPlanner:
             lane.fail(work, exc)
             return
         now = self._clock()
+        if now < lane.blocked_until:
+            return  # a 429 arrived while the limiter answered: spend the unit, send nothing
         if wait > 0.0:
             lane.next_free_at = now + wait
             lane.expire_before(lane.next_free_at)
@@ -318,6 +326,10 @@ class CallPlanner:
                 if isinstance(work, BatchCall):
                     lane.batch_sizes[work.size] += 1
                 value = await pending
+            except RateLimitedError as exc:
+                if exc.retry_after:
+                    lane.blocked_until = max(lane.blocked_until, self._clock() + exc.retry_after)
+                raise
             finally:
                 lane.in_flight -= 1
                 lane.wake.set()
