@@ -252,8 +252,10 @@ async def _open_planner(
         gather_delay=0.002,
     )
     for name in providers:
+        lookups = providers[name].info.lookup_weight
         limits = [
-            lim.padded(settings.rate_limit_margin) for lim in settings.provider(name).rate_limits
+            lim.with_headroom(lookups).padded(settings.rate_limit_margin)
+            for lim in settings.provider(name).rate_limits
         ]
         await planner.configure(name, limits)
     await planner.start()

@@ -59,6 +59,10 @@ class ProviderInfo:
     weights: Mapping[str, int] = field(default_factory=dict)
     # How fresh a quote from this provider's free tier is.
     quote_freshness: Freshness = Freshness.NEAR_REALTIME
+    # Weight of the lookups an adapter may make inside one granted call (a symbol list, a
+    # crumb, an id map). The planner keeps this much headroom in every window so such a
+    # lookup cannot push the provider over its limit.
+    lookup_weight: int = 1
 
 
 @runtime_checkable

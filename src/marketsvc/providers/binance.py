@@ -106,6 +106,7 @@ class BinanceProvider(BaseProvider):
         history_intervals=frozenset(KLINE_INTERVALS),
         max_bars_per_call=MAX_BARS,
         weights={"quote": 2, "quotes": 2, "history": 2, "search": 20, "health": 1},
+        lookup_weight=20,  # exchangeInfo, fetched inside a quote when a symbol is unmapped
         quote_freshness=Freshness.REALTIME,
     )
 
