@@ -62,9 +62,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=lambda: metrics)
     # Added last = outermost: an overloaded process refuses work before doing any.
     app.add_middleware(AdmissionMiddleware, limit=settings.max_inflight_requests)
-    app.include_router(probes.router)
+    # Routes are matched in this order: the hot data routes first.
     app.include_router(market.router)
     app.include_router(generic.router)
     app.include_router(ops.router)
     app.include_router(ops.admin)
+    app.include_router(probes.router)
     return app

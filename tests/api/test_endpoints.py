@@ -276,3 +276,18 @@ async def test_admin_with_token(tmp_path: Path) -> None:
         assert pre.status_code == 202 and pre.json()["accepted"] == 2
         bad = await c.post("/api/market/cache/clear", headers=ok, json={"symbol": "*"})
         assert bad.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "query", ["asset_class=bond", "validate=maybe", "force_refresh=2", "force_refresh="]
+)
+async def test_price_query_is_validated_strictly(client: httpx.AsyncClient, query: str) -> None:
+    resp = await client.get(f"/api/market/price/BTC?{query}")
+    assert resp.status_code == 422
+    assert resp.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_price_query_parameters_are_documented(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    params = {p["name"] for p in spec["paths"]["/api/market/price/{symbol}"]["get"]["parameters"]}
+    assert params == {"symbol", "asset_class", "validate", "force_refresh"}
