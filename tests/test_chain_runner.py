@@ -170,3 +170,40 @@ async def test_refused_batch_endpoint_falls_back_to_single_calls(planner: CallPl
     await ask()
     assert polygon.batch_calls == 1, "a refused batch endpoint is not tried again"
     assert runner.breakers["polygon"].state.value == "closed"
+
+
+async def test_follow_up_requests_inside_a_call_are_budgeted() -> None:
+    """An adapter's second and third request inside one granted call (a crumb, a symbol list,
+    a next page) are charged to the provider's windows: with 2 units per 10 s the third one
+    cannot go before the deadline."""
+    from marketsvc.providers import CALL_BUDGET
+
+    class ChattyProvider(FakeProvider):
+        async def quote(self, symbol: str, asset_class: AssetClass) -> Quote:
+            budget = CALL_BUDGET.get()
+            assert budget is not None
+            for _ in range(3):
+                await budget.before_request()
+                self.single_calls += 1
+            return await super().quote(symbol, asset_class)
+
+    planner = CallPlanner(LocalLimiter(), workers=1, retry=RetryPolicy(attempts=1))
+    await planner.configure("chatty", [RateLimit(2, 10.0, "second")])
+    await planner.start()
+    try:
+        chatty = ChattyProvider("chatty", 1.0)
+        runner = ChainRunner({"chatty": chatty}, planner, deadline_seconds=1.0)
+        with pytest.raises(AllProvidersFailedError, match="DeadlineExceeded"):
+            await runner.run(
+                ["chatty"],
+                "quote",
+                lambda p: p.quote("AAPL", AssetClass.STOCK),
+                symbol="AAPL",
+                asset_class=AssetClass.STOCK,
+                priority=Priority.MEDIUM,
+            )
+        assert chatty.single_calls == 2, "the third request must not go out"
+        usage = await planner._limiter.usage("chatty")
+        assert usage[0].used == 2
+    finally:
+        await planner.aclose()

@@ -31,6 +31,7 @@ from marketsvc.errors import (
     UnsupportedError,
 )
 from marketsvc.planner import CallPlanner
+from marketsvc.providers import CALL_BUDGET
 from marketsvc.providers.base import Provider
 
 T = TypeVar("T")
@@ -55,6 +56,30 @@ class ProviderCallStats:
     last_latency_ms: float | None = None
     last_error: str | None = None
     last_success_at: float | None = None
+
+
+class _GrantedCall:
+    """The first request of a granted call is paid for; every further one is spent from the
+    provider's budget before it goes out."""
+
+    def __init__(self, planner: CallPlanner, provider: str, deadline: float) -> None:
+        self.planner = planner
+        self.provider = provider
+        self.deadline = deadline
+        self.requests = 0
+
+    async def before_request(self) -> None:
+        self.requests += 1
+        if self.requests > 1:
+            await self.planner.spend(self.provider, 1, self.deadline)
+
+
+async def _budgeted(budget: _GrantedCall, coro: Awaitable[T]) -> T:
+    token = CALL_BUDGET.set(budget)  # set inside the planner's worker task that awaits us
+    try:
+        return await coro
+    finally:
+        CALL_BUDGET.reset(token)
 
 
 class ChainRunner:
@@ -105,7 +130,8 @@ class ChainRunner:
                 op_key, item, asset_class = batch
 
                 async def run_batch(items: list[str]) -> Mapping[str, Any]:
-                    return await provider.quotes(items, asset_class)
+                    budget = _GrantedCall(self.planner, name, deadline)
+                    return await _budgeted(budget, provider.quotes(items, asset_class))
 
                 result: T = await self.planner.call_batched(
                     name,
@@ -120,7 +146,7 @@ class ChainRunner:
             else:
                 result = await self.planner.call(
                     name,
-                    lambda: fn(provider),
+                    lambda: _budgeted(_GrantedCall(self.planner, name, deadline), fn(provider)),
                     priority=priority,
                     weight=provider.weight(operation),
                     deadline=deadline,

@@ -203,6 +203,22 @@ class CallPlanner:
         result: T = await self._wait(lane, waiter)
         return result
 
+    async def spend(self, provider: str, weight: int, deadline: float | None) -> None:
+        """Take ``weight`` units of ``provider``'s budget for a request made inside a call that
+        is already running (it holds its worker slot, so it does not queue again): wait for
+        the windows to have room, or fail when they will not before ``deadline``."""
+        lane = self._lane(provider)
+        lane.calls += 1
+        while True:
+            now = self._clock()
+            blocked = lane.blocked_until - now
+            wait = blocked if blocked > 0 else await self._limiter.reserve(provider, weight)
+            if wait <= 0.0:
+                return
+            if deadline is not None and now + wait > deadline:
+                raise DeadlineExceededError(provider, "no budget for a follow-up request")
+            await self._sleep(wait)
+
     async def stats(self) -> dict[str, ProviderStats]:
         return {
             name: lane.snapshot(await self._limiter.usage(name))

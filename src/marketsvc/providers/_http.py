@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import orjson
@@ -25,6 +26,19 @@ from marketsvc.errors import (
 )
 
 Params = Mapping[str, str | int | float | bool]
+
+
+class CallBudget(Protocol):
+    """The budget of one planner-granted call. The grant covers the call's first request;
+    an adapter's further requests inside it (a crumb, a symbol list, the next page) must be
+    paid for too, or a provider at its limit would get limit + 1 calls."""
+
+    async def before_request(self) -> None: ...
+
+
+# Set by whoever runs an adapter under a rate limit (the orchestrator's chain runner), inside
+# the task that runs the call; unset, requests are not counted (tests, one-off scripts).
+CALL_BUDGET: ContextVar[CallBudget | None] = ContextVar("call_budget", default=None)
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
@@ -112,6 +126,9 @@ class ProviderHttp:
         headers: Mapping[str, str] | None = None,
     ) -> Response:
         """GET ``path`` (relative to the client's base URL, or absolute for ``next_url``)."""
+        budget = CALL_BUDGET.get()
+        if budget is not None:
+            await budget.before_request()
         try:
             async with self._client.stream(
                 "GET",

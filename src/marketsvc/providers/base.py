@@ -59,10 +59,10 @@ class ProviderInfo:
     weights: Mapping[str, int] = field(default_factory=dict)
     # How fresh a quote from this provider's free tier is.
     quote_freshness: Freshness = Freshness.NEAR_REALTIME
-    # Weight of the lookups an adapter may make inside one granted call (a symbol list, a
-    # crumb, an id map). The planner keeps this much headroom in every window so such a
-    # lookup cannot push the provider over its limit.
-    lookup_weight: int = 1
+    # Every request inside a granted call is charged one unit (CALL_BUDGET); a lookup that
+    # weighs more than that (Binance's exchangeInfo: 20) is covered by keeping this much
+    # headroom in every window instead.
+    lookup_weight: int = 0
 
 
 @runtime_checkable
