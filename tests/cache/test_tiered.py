@@ -47,6 +47,7 @@ async def test_a_miss_loads_once_writes_every_tier_then_l1_answers(
         False,
         b"42",
     )
+    await cache.drain_writes()  # the tiers below L1 are written behind the answer
     assert [await held(t) for t in tiers] == [b"42", b"42", b"42"]
     second = await cache.get_or_load(KEY, loader, POLICY)
     assert (second.tier, second.entry.payload, loader.calls) == ("l1", b"42", 1)
@@ -293,3 +294,23 @@ async def test_stats_report_per_tier_and_overall_hit_rates(
     l1 = stats["tiers"]["l1"]  # type: ignore[index]
     assert (l1["hits"], l1["misses"], l1["hit_rate"], l1["size"]) == (1, 2, round(1 / 3, 4), 2)
     assert l1["bytes"] >= 2 and stats["tiers"]["l3"]["hits"] == 1  # type: ignore[index]
+
+
+async def test_the_answer_does_not_wait_for_the_lower_tiers_write(clock: FakeClock) -> None:
+    """Miss-path latency: a slow SQL tier is written after the caller has its answer; the
+    write still lands (drained on close)."""
+    gate = asyncio.Event()
+
+    class SlowTier(MemoryTier):
+        async def set(self, key: str, entry: object) -> bool:  # type: ignore[override]
+            await gate.wait()
+            return await super().set(key, entry)  # type: ignore[arg-type]
+
+    l1, l3 = MemoryTier(10, 100_000, clock=clock), SlowTier(10, 100_000, clock=clock)
+    cache = TieredCache([l1, l3], clock=clock)
+    result = await asyncio.wait_for(cache.get_or_load(KEY, CountingLoader(b"v"), POLICY), 1.0)
+    assert result.tier == "upstream" and await l3.get(KEY.text) is None
+    gate.set()
+    await cache.aclose()
+    stored = await l3.get(KEY.text)
+    assert stored is not None and stored.payload == b"v"

@@ -91,6 +91,8 @@ class TieredCache:
         self._refresh_blocked: dict[str, float] = {}
         self._refreshing: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        # SQL write-backs finishing after the answer was given; drained on close.
+        self._writes: set[asyncio.Future[None]] = set()
         self._listener: asyncio.Task[None] | None = None
 
     # -- tier access: every failure is counted, none is raised ---------------------------------
@@ -293,8 +295,23 @@ class TieredCache:
             self.counters.load_errors += 1
             raise
         entry = policy.entry(payload, source, self.clock())
-        await self.write([(k, entry)])
+        # The answer waits only for the tiers other callers read first: L1, and L2 when
+        # replicas wait on it under a lease. The SQL tier (1-2 ms) is written behind it.
+        sync_upto = self._lease_tier + 1 if self.coordination is not None else 1
+        await self.write([(k, entry)], upto=sync_upto)
+        if sync_upto < len(self.tiers):
+            task = asyncio.ensure_future(self._write_below(k, entry, sync_upto))
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
         return entry
+
+    async def _write_below(self, k: str, entry: CacheEntry, first: int) -> None:
+        await asyncio.gather(*(self._set(i, [(k, entry)]) for i in range(first, len(self.tiers))))
+
+    async def drain_writes(self) -> None:
+        """Wait for write-backs still in flight (shutdown, tests)."""
+        while self._writes:
+            await asyncio.gather(*list(self._writes), return_exceptions=True)
 
     def _revalidate(self, k: str, loader: Loader, policy: CachePolicy, entry: CacheEntry) -> None:
         if k in self._refreshing or k in self.loads:
@@ -400,7 +417,9 @@ class TieredCache:
             log.warning("cache invalidation channel not subscribed yet; retrying in background")
 
     async def aclose(self) -> None:
-        """Stop the listener and background refreshes (the Redis client is the caller's)."""
+        """Finish pending write-backs; stop the listener and background refreshes (the Redis
+        client is the caller's)."""
+        await self.drain_writes()
         tasks = list(self._tasks)
         if self._listener is not None:
             tasks.append(self._listener)
