@@ -68,6 +68,7 @@ class DataOrchestrator:
         self.usage = UsageTracker(clock)
         self.answers = CachedAnswers(cache, policies, self.usage, clock)
         self._background: set[asyncio.Task[Any]] = set()
+        self._chains: dict[tuple[Capability, AssetClass | None], list[str]] = {}
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -75,7 +76,14 @@ class DataOrchestrator:
         return self.usage.top(kind, n)
 
     def chain(self, capability: Capability, asset_class: AssetClass | None) -> list[str]:
-        return chain_for(capability, asset_class, self.providers, self.chain_overrides)
+        """The enabled providers for the pair, in preference order (fixed after start-up, so
+        computed once; callers must not modify the list)."""
+        key = (capability, asset_class)
+        chain = self._chains.get(key)
+        if chain is None:
+            chain = chain_for(capability, asset_class, self.providers, self.chain_overrides)
+            self._chains[key] = chain
+        return chain
 
     # -- prices -----------------------------------------------------------------------------
 

@@ -291,3 +291,29 @@ async def test_price_query_parameters_are_documented(client: httpx.AsyncClient) 
     spec = (await client.get("/openapi.json")).json()
     params = {p["name"] for p in spec["paths"]["/api/market/price/{symbol}"]["get"]["parameters"]}
     assert params == {"symbol", "asset_class", "validate", "force_refresh"}
+
+
+async def test_batch_answers_slow_items_as_503_at_its_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from marketsvc.api.routes import generic
+    from marketsvc.sandbox._framework import Fault
+
+    monkeypatch.setattr(generic, "BATCH_DEADLINE_SECONDS", 0.5)
+    async with running_app(make_settings(tmp_path)) as (app, c):
+        state = app.state.container.sandbox_app.state.sandbox
+        state.providers["finnhub"].faults.append(Fault(kind="latency", seconds=3))
+        resp = await c.post(
+            "/api/market/market-data/batch",
+            json={
+                "requests": [
+                    {"data_type": "crypto_price", "symbol": "BTC"},
+                    {"data_type": "stock_price", "symbol": "AAPL", "force_refresh": True},
+                ]
+            },
+        )
+    assert resp.status_code == 200
+    first, second = resp.json()["results"]
+    assert first["ok"] is True and first["data"]["symbol"] == "BTC"
+    assert second["ok"] is False
+    assert second["error"]["status"] == 503 and second["error"]["retry_after"] >= 1

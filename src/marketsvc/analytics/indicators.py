@@ -58,7 +58,9 @@ def rsi(values: npt.ArrayLike, period: int = 14) -> FloatArray:
     avg_gain = _wilder(gain, p)
     avg_loss = _wilder(loss, p)
     total = avg_gain + avg_loss
-    out[p:] = np.divide(100.0 * avg_gain, total, out=np.zeros_like(total), where=total != 0.0)
+    ratio = np.divide(100.0 * avg_gain, total, out=np.zeros_like(total), where=total != 0.0)
+    # gain / (gain + loss) can round a hair past 100 (found by the property test: 1, 1, 10487)
+    out[p:] = np.clip(ratio, 0.0, 100.0)
     return out
 
 

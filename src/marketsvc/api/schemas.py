@@ -201,6 +201,9 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[dict[str, Any]] | None = None
+    retry_after: int | None = Field(
+        default=None, description="In batch items: seconds to wait before retrying this item"
+    )
 
 
 class Liveness(BaseModel):

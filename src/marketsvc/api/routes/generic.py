@@ -26,6 +26,8 @@ from marketsvc.errors import MarketsvcError
 
 router = APIRouter(prefix="/api/market", tags=["market data"])
 
+BATCH_DEADLINE_SECONDS = 20.0
+
 
 @router.post(
     "/market-data",
@@ -59,9 +61,11 @@ async def _one(container: ContainerDep, req: MarketDataRequest) -> BatchItem:
             priority=Priority[req.priority],
         )
     except MarketsvcError as exc:
-        return BatchItem(
-            ok=False, error=Problem.model_validate(orjson.loads(problem_for(exc).body))
-        )
+        problem = problem_for(exc)
+        body = orjson.loads(problem.body)
+        if "retry-after" in problem.headers:  # no per-item headers: say it in the body
+            body["retry_after"] = int(problem.headers["retry-after"])
+        return BatchItem(ok=False, error=Problem.model_validate(body))
     data = {"data_type": req.data_type.value, **envelope_body(env, container.settings.sandbox)}
     return BatchItem(ok=True, data=data)
 
@@ -74,5 +78,22 @@ async def _one(container: ContainerDep, req: MarketDataRequest) -> BatchItem:
     summary="Up to 100 envelopes; one answer or one error per request, in order",
 )
 async def market_data_batch(body: BatchRequest, container: ContainerDep) -> BatchResponse:
-    items = await asyncio.gather(*(_one(container, r) for r in body.requests))
-    return BatchResponse(results=list(items))
+    tasks = [asyncio.ensure_future(_one(container, r)) for r in body.requests]
+    # One slow item (ten years of history to fetch) must not hold the whole answer past what
+    # a client waits: items still running at the deadline answer 503 + retry_after, alone.
+    done, pending = await asyncio.wait(tasks, timeout=BATCH_DEADLINE_SECONDS)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    late = BatchItem(
+        ok=False,
+        error=Problem(
+            type="https://marketsvc.dev/problems/deadline-exceeded",
+            title="Service unavailable",
+            status=503,
+            detail=f"not answered within the batch's {BATCH_DEADLINE_SECONDS:g} s; "
+            "retry this item alone",
+            retry_after=5,
+        ),
+    )
+    return BatchResponse(results=[t.result() if t in done else late for t in tasks])
