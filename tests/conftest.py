@@ -12,8 +12,16 @@ from pathlib import Path
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
+from hypothesis import settings as hypothesis_settings
 
 from marketsvc.db.migrate import upgrade
+
+# CI explores the same examples every run (a red build must be reproducible, not a lottery)
+# and never fails on wall-clock deadlines of a loaded 2-core machine; locally hypothesis
+# keeps searching new examples.
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+hypothesis_settings.register_profile("dev", deadline=None)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 PG_ADMIN_DSN = os.environ.get("MARKETSVC_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("MARKETSVC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
