@@ -207,3 +207,24 @@ async def test_follow_up_requests_inside_a_call_are_budgeted() -> None:
         assert usage[0].used == 2
     finally:
         await planner.aclose()
+
+
+async def test_interactive_call_does_not_wait_out_a_retry_after_when_a_fallback_exists() -> None:
+    """Reliability finding: under a 429 storm on the primary, MEDIUM requests waited 2-10 s
+    for the Retry-After although another provider could answer at once."""
+    import time as _time
+
+    planner = CallPlanner(LocalLimiter(), workers=2)  # default retries honour Retry-After
+    await planner.start()
+    try:
+        providers = {
+            "a": FakeProvider("a", RateLimitedError("a", retry_after=7)),
+            "b": FakeProvider("b", 5.0),
+        }
+        runner = ChainRunner(providers, planner)
+        t0 = _time.monotonic()
+        quote, source = await run(runner, ["a", "b"])
+        assert source == "b" and quote.price == 5.0
+        assert _time.monotonic() - t0 < 1.0
+    finally:
+        await planner.aclose()

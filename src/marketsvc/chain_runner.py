@@ -90,11 +90,13 @@ class ChainRunner:
         *,
         breaker_policy: BreakerPolicy | None = None,
         deadline_seconds: float = 15.0,
+        fallback_after: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.providers = providers
         self.planner = planner
         self.deadline_seconds = deadline_seconds
+        self.fallback_after = fallback_after
         self._clock = clock
         policy = breaker_policy or BreakerPolicy()
         self.breakers = {name: CircuitBreaker(policy, clock) for name in providers}
@@ -215,10 +217,17 @@ class ChainRunner:
         authoritative = (
             AUTHORITATIVE_NOT_FOUND.get(asset_class, frozenset()) if asset_class else frozenset()
         )
-        for name in chain:
-            if self.planner.now() >= deadline:
+        for i, name in enumerate(chain):
+            now = self.planner.now()
+            if now >= deadline:
                 failures.append(f"{name}: deadline")
                 break
+            # A user should not wait out one provider's queue or Retry-After while another
+            # could answer now: interactive calls give each provider but the last a short
+            # leash, then spill over. Background work waits its turn.
+            step_deadline = deadline
+            if priority <= Priority.MEDIUM and i < len(chain) - 1:
+                step_deadline = min(deadline, now + self.fallback_after)
             batch = (
                 (f"{operation}:{asset_class}", batch_item, asset_class)
                 if (batch_item and asset_class)
@@ -226,7 +235,7 @@ class ChainRunner:
             )
             try:
                 result = await self.call_one(
-                    name, operation, fn, priority=priority, deadline=deadline, batch=batch
+                    name, operation, fn, priority=priority, deadline=step_deadline, batch=batch
                 )
             except SymbolNotFoundError:
                 not_found.append(name)
