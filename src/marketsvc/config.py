@@ -112,7 +112,7 @@ class Settings(BaseSettings):
     job_health_interval: float = Field(default=60, gt=0)
     job_validation_interval: float = Field(default=900, gt=0)
     # Seconds added to every rate-limit window to absorb network jitter (see RateLimit.padded).
-    rate_limit_margin: float = Field(default=0.25, ge=0)
+    rate_limit_margin: float = Field(default=0.5, ge=0)
     # Requests in progress per process before new ones get an immediate 503 + Retry-After.
     max_inflight_requests: int = Field(default=512, ge=1)
     breaker_base_break: float = Field(default=5.0, gt=0)
