@@ -7,7 +7,7 @@ batch endpoints the same rules (and the same 422 on violation) without HTTP in t
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -150,6 +150,3 @@ async def dispatch(
     return await orch.fundamentals(
         _need(symbol, data_type), force_refresh=force_refresh, priority=priority
     )
-
-
-PriorityName = Literal["URGENT", "HIGH", "MEDIUM", "LOW", "BATCH"]

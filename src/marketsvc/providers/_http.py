@@ -20,7 +20,6 @@ import orjson
 from marketsvc.errors import (
     BadDataError,
     ProviderAuthError,
-    ProviderError,
     ProviderUnavailableError,
     RateLimitedError,
 )
@@ -188,7 +187,3 @@ def opt_float(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return result if result == result else None  # NaN → None
-
-
-def is_error(exc: BaseException) -> bool:
-    return isinstance(exc, ProviderError)
