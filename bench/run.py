@@ -55,7 +55,7 @@ def notes(bench: Bench, cores: Cores) -> list[str]:
         "latency at 1 connection, throughput at 32 connections (closed loop).",
         "L2 hits are isolated with CACHE_L1_MAX_SIZE=1 and two alternating keys (each request "
         "misses L1, is answered by Redis); L3 the same way without REDIS_URL, where "
-        "PostgreSQL is the second tier and Server-Timing labels it 'l2'.",
+        "PostgreSQL is the second tier (Server-Timing still labels it 'l3').",
         "Batch of 100: 100 distinct known symbols per request. The batch route runs one "
         "orchestrator fetch per item (per-item cache reads, not one MGET), which is what these "
         "figures measure.",

@@ -270,13 +270,16 @@ async def _open_cache(
     stack: AsyncExitStack,
 ) -> TieredCache:
     tiers: list[CacheTier] = [MemoryTier(settings.cache_l1_max_size, settings.cache_l1_max_bytes)]
+    labels = ["l1"]
     coordination: RedisCoordination | None = None
     if redis_client is not None:
         redis_tier = RedisTier(redis_client)
         tiers.append(redis_tier)
+        labels.append("l2")
         coordination = RedisCoordination(redis_tier)
     tiers.append(DatabaseTier(engine))
-    cache = TieredCache(tiers, coordination=coordination)
+    labels.append("l3")  # the SQL tier is "l3" with or without Redis in between
+    cache = TieredCache(tiers, coordination=coordination, labels=labels)
     await cache.start()
     stack.push_async_callback(cache.aclose)
     return cache

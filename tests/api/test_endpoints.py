@@ -317,3 +317,14 @@ async def test_batch_answers_slow_items_as_503_at_its_deadline(
     assert first["ok"] is True and first["data"]["symbol"] == "BTC"
     assert second["ok"] is False
     assert second["error"]["status"] == 503 and second["error"]["retry_after"] >= 1
+
+
+async def test_sql_tier_answers_as_l3_without_redis(tmp_path: Path) -> None:
+    """Server-Timing names the tier that answered; with no Redis configured the SQL tier is
+    still "l3" (one L1 slot, two symbols alternating: the third read misses L1)."""
+    async with running_app(make_settings(tmp_path, cache_l1_max_size=1)) as (_, c):
+        await c.get("/api/market/price/BTC")
+        await c.get("/api/market/price/ETH")
+        again = await c.get("/api/market/price/BTC")
+    assert again.headers["server-timing"].startswith("l3;dur="), again.headers["server-timing"]
+    assert again.json()["cached"] is True

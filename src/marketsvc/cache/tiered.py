@@ -69,11 +69,16 @@ class TieredCache:
         clock: Callable[[], float] = time.time,
         coordination: RedisCoordination | None = None,
         refresh_backoff: float = 5.0,
+        labels: Sequence[str] | None = None,
     ) -> None:
         if not tiers:
             raise ValueError("TieredCache needs at least one tier")
         self.tiers = list(tiers)
-        self.labels = [f"l{i + 1}" for i in range(len(self.tiers))]
+        # What answers report as their tier ("l1", "l2", "l3"); by position unless told, so a
+        # deployment without Redis can still call its SQL tier "l3".
+        self.labels = list(labels) if labels else [f"l{i + 1}" for i in range(len(self.tiers))]
+        if len(self.labels) != len(self.tiers):
+            raise ValueError("TieredCache needs one label per tier")
         self.clock = clock
         self.coordination = coordination
         self._lease_tier = 0
