@@ -42,6 +42,8 @@ from marketsvc.providers.base import Provider
 from marketsvc.symbols import Instrument, resolve
 from marketsvc.usage import UsageTracker
 
+_FORCED_CLASS = {DataType.CRYPTO_PRICE: AssetClass.CRYPTO, DataType.STOCK_PRICE: AssetClass.STOCK}
+
 
 class DataOrchestrator:
     def __init__(
@@ -59,7 +61,6 @@ class DataOrchestrator:
         self.providers = dict(providers)
         self.runner = runner
         self.cache = cache
-        self.policies = dict(policies)
         self.source = HistorySource(self.providers, runner, self.chain, candle_repo, clock)
         self.history = self.source.history
         self.chain_overrides = dict(chain_overrides or {})
@@ -97,11 +98,8 @@ class DataOrchestrator:
         validate: bool = False,
         data_type: DataType = DataType.PRICE,
     ) -> Envelope:
-        inst = resolve(raw_symbol, asset_class)
-        if data_type is DataType.CRYPTO_PRICE and asset_class is None:
-            inst = resolve(raw_symbol, AssetClass.CRYPTO)
-        elif data_type is DataType.STOCK_PRICE and asset_class is None:
-            inst = resolve(raw_symbol, AssetClass.STOCK)
+        # crypto_price / stock_price name the asset class unless the caller forced one.
+        inst = resolve(raw_symbol, asset_class or _FORCED_CLASS.get(data_type))
         self.usage.track(f"{inst.asset_class.value}:{inst.symbol}")
         chain = self.chain(Capability.QUOTE, inst.asset_class)
 

@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from marketsvc.domain import DataType, Freshness
+from marketsvc.domain import SYMBOL_PATTERN, DataType, Freshness
 
+SYMBOL_RE = SYMBOL_PATTERN.pattern  # one definition of a valid symbol, in domain.py
 PriorityName = Literal["URGENT", "HIGH", "MEDIUM", "LOW", "BATCH"]
 
 
@@ -138,7 +139,7 @@ class MarketDataRequest(BaseModel):
 
     data_type: DataType
     symbol: str | None = Field(
-        default=None, pattern=r"^[A-Za-z0-9.\-:/_^=]{1,32}$", description="Required except for news"
+        default=None, pattern=SYMBOL_RE, description="Required except for news"
     )
     params: dict[str, str | int | float | bool | list[str] | None] = Field(default_factory=dict)
     force_refresh: bool = False
@@ -171,7 +172,7 @@ class CacheClearRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     data_type: DataType | None = None
-    symbol: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.\-:/_^=]{1,32}$")
+    symbol: str | None = Field(default=None, pattern=SYMBOL_RE)
 
 
 class CacheClearResponse(BaseModel):
@@ -182,8 +183,8 @@ class PrefetchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     data_type: DataType
-    symbols: list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.\-:/_^=]{1,32}$")]] = (
-        Field(min_length=1, max_length=100)
+    symbols: list[Annotated[str, StringConstraints(pattern=SYMBOL_RE)]] = Field(
+        min_length=1, max_length=100
     )
 
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from marketsvc.api.deps import ContainerDep, container_of
 from marketsvc.api.schemas import (
     PROBLEM_RESPONSES,
+    SYMBOL_RE,
     FundamentalsResponse,
     HistoricalResponse,
     NewsResponse,
@@ -25,7 +26,6 @@ from marketsvc.request_params import INDICATORS, as_datetime
 
 router = APIRouter(prefix="/api/market", tags=["market data"])
 
-SYMBOL_RE = r"^[A-Za-z0-9.\-:/_^=]{1,32}$"
 SymbolPath = Annotated[str, Path(pattern=SYMBOL_RE, description="e.g. BTC, BTC-USD, AAPL, BRK.B")]
 AssetClassQuery = Annotated[
     AssetClass | None, Query(description="force crypto or stock (otherwise detected)")
