@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from marketsvc.aggregate import merge_articles, url_key, validate_prices
 from marketsvc.domain import Article
+from marketsvc.orchestrator.aggregate import merge_articles, url_key, validate_prices
 
 T0 = datetime(2026, 11, 24, 12, tzinfo=UTC)
 

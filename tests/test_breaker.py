@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from marketsvc.breaker import BreakerPolicy, BreakerState, CircuitBreaker
+from marketsvc.orchestrator.breaker import BreakerPolicy, BreakerState, ProviderBreaker
 
 
 class FakeClock:
@@ -13,7 +13,7 @@ class FakeClock:
 
 def test_opens_after_five_consecutive_failures_and_refuses_calls() -> None:
     clock = FakeClock()
-    br = CircuitBreaker(BreakerPolicy(), clock)
+    br = ProviderBreaker(BreakerPolicy(), clock)
     for _ in range(4):
         assert br.allow()
         br.record_failure("unavailable")
@@ -26,7 +26,7 @@ def test_opens_after_five_consecutive_failures_and_refuses_calls() -> None:
 
 def test_opens_on_failure_ratio_over_min_calls() -> None:
     clock = FakeClock()
-    br = CircuitBreaker(BreakerPolicy(), clock)
+    br = ProviderBreaker(BreakerPolicy(), clock)
     for i in range(20):  # alternate: never 5 in a row, but 50 % of 20 calls
         clock.t += 0.5
         if i % 2:
@@ -38,7 +38,7 @@ def test_opens_on_failure_ratio_over_min_calls() -> None:
 
 def test_ratio_ignores_calls_older_than_the_window() -> None:
     clock = FakeClock()
-    br = CircuitBreaker(BreakerPolicy(), clock)
+    br = ProviderBreaker(BreakerPolicy(), clock)
     for _ in range(10):
         br.record_failure("x")
         br.record_success()
@@ -49,7 +49,7 @@ def test_ratio_ignores_calls_older_than_the_window() -> None:
 
 def test_half_open_admits_one_probe_success_closes() -> None:
     clock = FakeClock()
-    br = CircuitBreaker(BreakerPolicy(), clock)
+    br = ProviderBreaker(BreakerPolicy(), clock)
     for _ in range(5):
         br.record_failure("x")
     clock.t += 5.0
@@ -63,7 +63,7 @@ def test_half_open_admits_one_probe_success_closes() -> None:
 
 def test_break_time_grows_with_consecutive_opens_and_is_capped() -> None:
     clock = FakeClock()
-    br = CircuitBreaker(BreakerPolicy(max_break=30.0), clock)
+    br = ProviderBreaker(BreakerPolicy(max_break=30.0), clock)
     for _ in range(5):
         br.record_failure("x")
     breaks = []

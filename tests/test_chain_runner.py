@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from marketsvc.chain_runner import ChainRunner
 from marketsvc.domain import AssetClass, Capability, Priority, Quote, RateLimit
 from marketsvc.errors import (
     AllProvidersFailedError,
@@ -20,6 +19,7 @@ from marketsvc.errors import (
     RateLimitedError,
     SymbolNotFoundError,
 )
+from marketsvc.orchestrator.chain_runner import ChainRunner
 from marketsvc.planner import CallPlanner, LocalLimiter, RetryPolicy
 from marketsvc.providers.base import ProviderInfo
 
@@ -32,13 +32,24 @@ class FakeProvider:
         *,
         max_batch: int = 1,
         batch_error: Exception | None = None,
+        authoritative: frozenset[AssetClass] | None = None,
     ) -> None:
+        if authoritative is None:  # as the real adapters of these names declare it
+            stock = {"finnhub", "polygon", "yahoo", "tiingo"}
+            crypto = {"coingecko", "coinmarketcap"}
+            authoritative = frozenset(
+                {AssetClass.STOCK}
+                if name in stock
+                else {AssetClass.CRYPTO}
+                if name in crypto
+                else ()
+            )
         self.info = ProviderInfo(
             name=name,
             asset_classes=frozenset(AssetClass),
             capabilities=frozenset({Capability.QUOTE}),
-            needs_key=False,
             max_batch=max_batch,
+            authoritative_not_found=authoritative,
         )
         self.behaviour = behaviour
         self.batch_error = batch_error

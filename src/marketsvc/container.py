@@ -12,8 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 import httpx
 import redis.asyncio as aioredis
@@ -23,7 +22,6 @@ from redis.backoff import NoBackoff
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
-from marketsvc.breaker import BreakerPolicy
 from marketsvc.cache.base import CacheTier
 from marketsvc.cache.coordination import RedisCoordination
 from marketsvc.cache.database import DatabaseTier
@@ -31,7 +29,6 @@ from marketsvc.cache.memory import MemoryTier
 from marketsvc.cache.policy import default_policies
 from marketsvc.cache.redis import RedisTier
 from marketsvc.cache.tiered import TieredCache
-from marketsvc.chain_runner import ChainRunner
 from marketsvc.config import ProviderSettings, Settings
 from marketsvc.db.candles import CandleRepository
 from marketsvc.db.engine import create_engine
@@ -40,6 +37,8 @@ from marketsvc.jobs.refresh import default_jobs
 from marketsvc.jobs.scheduler import JobScheduler, JobSpec
 from marketsvc.metrics import ServiceMetrics
 from marketsvc.orchestrator import DataOrchestrator
+from marketsvc.orchestrator.breaker import BreakerPolicy
+from marketsvc.orchestrator.chain_runner import ChainRunner
 from marketsvc.planner import (
     CallPlanner,
     DatabaseCallLog,
@@ -72,53 +71,6 @@ class Container:
     scheduler: JobScheduler | None = None
     sandbox_app: ASGIApp | None = None
     started_at: float = field(default_factory=time.time)
-
-    async def cache_stats(self) -> dict[str, Any]:
-        return await self.cache.stats()
-
-    async def planner_stats(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name, st in (await self.planner.stats()).items():
-            out[name] = {
-                "queue_depth": dict(st.queue_depth),
-                "in_flight": st.in_flight,
-                "calls": st.calls,
-                "rate_limited": st.rate_limited,
-                "retries": st.retries,
-                "wait_p50_seconds": round(st.wait_p50, 6),
-                "wait_p99_seconds": round(st.wait_p99, 6),
-                "mean_batch_size": round(st.mean_batch_size, 3),
-                "windows": [
-                    {"window": str(w.limit), "used": w.used, "left": w.left} for w in st.windows
-                ],
-            }
-        return out
-
-    async def stats(self) -> dict[str, Any]:
-        cache = await self.cache_stats()
-        body: dict[str, Any] = {
-            **self.orchestrator.stats(),
-            "cache": {k: v for k, v in cache.items() if k != "tiers"},
-            "planner": await self.planner_stats(),
-            "history": asdict(self.orchestrator.history.stats),
-            "scheduler": self.scheduler.stats() if self.scheduler else {"enabled": False},
-            "uptime_seconds": round(time.time() - self.started_at, 1),
-        }
-        if self.settings.sandbox:
-            body["sandbox"] = True
-        return body
-
-    async def metrics_snapshot(self) -> dict[str, Any]:
-        cache = await self.cache_stats()
-        tiers = cache.get("tiers", {})
-        return {
-            "cache_tiers": list(tiers.values()) if isinstance(tiers, dict) else [],
-            "planner": await self.planner_stats(),
-            "provider_errors": {
-                n: dict(s.errors) for n, s in self.orchestrator.runner.stats.items()
-            },
-            "breakers": {n: b.state.value for n, b in self.orchestrator.runner.breakers.items()},
-        }
 
 
 def _sandbox_provider_settings(ps: ProviderSettings) -> ProviderSettings:

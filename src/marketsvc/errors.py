@@ -36,6 +36,10 @@ class ConfigError(MarketsvcError):
     """A setting has a value the service cannot use."""
 
 
+class CallLogError(MarketsvcError):
+    """The durable log of granted provider calls could not be read or written."""
+
+
 class InvalidInputError(MarketsvcError):
     """The caller's input is malformed (bad symbol, bad range, unknown data type)."""
 

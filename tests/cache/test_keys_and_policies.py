@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from marketsvc.cache import CacheKey, CachePolicy, CircuitBreaker, default_policies
+from marketsvc.cache import CacheKey, CachePolicy, TierBreaker, default_policies
 from marketsvc.cache.base import KEY_ROOT, invalidation_prefixes
 from marketsvc.cache.policy import negative_entry, raise_negative
 from marketsvc.config import Settings
@@ -79,7 +79,7 @@ def test_default_policies_are_short_for_prices_and_long_for_history() -> None:
 
 
 def test_breaker_opens_after_five_failures_and_probes_once() -> None:
-    breaker = CircuitBreaker(threshold=5, base_open=1.0, max_open=30.0)
+    breaker = TierBreaker(threshold=5, base_open=1.0, max_open=30.0)
     for _ in range(4):
         breaker.record_failure(0.0)
     assert breaker.allow(0.0)
@@ -94,7 +94,7 @@ def test_breaker_opens_after_five_failures_and_probes_once() -> None:
 
 
 def test_breaker_ignores_late_failures_and_caps_its_break() -> None:
-    breaker = CircuitBreaker(threshold=1, base_open=1.0, max_open=4.0)
+    breaker = TierBreaker(threshold=1, base_open=1.0, max_open=4.0)
     breaker.record_failure(0.0)
     breaker.record_failure(0.5)  # started before it opened: does not extend the break
     assert breaker.allow(1.0)

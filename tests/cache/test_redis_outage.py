@@ -15,11 +15,11 @@ from redis.backoff import NoBackoff
 from marketsvc.cache import (
     CacheKey,
     CachePolicy,
-    CircuitBreaker,
     DatabaseTier,
     MemoryTier,
     RedisCoordination,
     RedisTier,
+    TierBreaker,
     TieredCache,
 )
 from marketsvc.db.engine import create_engine
@@ -48,7 +48,7 @@ async def test_redis_dying_mid_load_fails_no_request_held_in_l1_or_l3(
     )
     engine = create_engine(sqlite_url)
     l1 = MemoryTier(1000, 10_000_000, clock=clock)
-    l2 = RedisTier(client, clock=clock, breaker=CircuitBreaker(base_open=0.5, max_open=0.5))
+    l2 = RedisTier(client, clock=clock, breaker=TierBreaker(base_open=0.5, max_open=0.5))
     coordination = RedisCoordination(l2, max_backoff=0.1)
     cache = TieredCache(
         [l1, l2, DatabaseTier(engine, clock=clock)], clock=clock, coordination=coordination

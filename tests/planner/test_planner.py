@@ -35,7 +35,7 @@ def scenario(limits: Mapping[str, str], **options: Any) -> Callable[[Scenario], 
             async def main(loop: VirtualTimeLoop) -> None:
                 limiter = LocalLimiter(clock=loop.time)
                 options.setdefault("rng", random.Random(7))
-                async with CallPlanner(limiter, clock=loop.time, **options) as planner:
+                async with CallPlanner(limiter, monotonic=loop.time, **options) as planner:
                     for provider, text in limits.items():
                         await planner.configure(provider, RateLimit.parse_many(text))
                     await body(loop, planner)
@@ -389,7 +389,7 @@ async def test_stats_report_depth_waits_and_units(
 
 def test_lifecycle_errors() -> None:
     async def main(loop: VirtualTimeLoop) -> None:
-        planner = CallPlanner(LocalLimiter(clock=loop.time), clock=loop.time)
+        planner = CallPlanner(LocalLimiter(clock=loop.time), monotonic=loop.time)
         await planner.configure("p", RateLimit.parse_many("1/second"))
         up = Upstream(loop)
         with pytest.raises(PlannerError, match="start"):

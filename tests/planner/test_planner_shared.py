@@ -15,7 +15,7 @@ from redis.backoff import NoBackoff
 from marketsvc.domain import RateLimit
 from marketsvc.errors import RateLimitedError
 from marketsvc.planner import CallPlanner, RedisLimiter, RetryPolicy
-from marketsvc.planner.redis_bucket import window_key
+from marketsvc.planner.redis_limiter import window_key
 
 LIMITS = (RateLimit(6, 0.5, "x"), RateLimit(1000, 30.0, "x"))
 

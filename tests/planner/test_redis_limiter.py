@@ -16,7 +16,7 @@ from redis.backoff import NoBackoff
 from marketsvc.domain import RateLimit
 from marketsvc.errors import ConfigError
 from marketsvc.planner import RedisLimiter
-from marketsvc.planner.redis_bucket import window_key
+from marketsvc.planner.redis_limiter import window_key
 
 ClientFactory = Callable[[str], aioredis.Redis]
 

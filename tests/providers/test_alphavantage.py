@@ -123,7 +123,7 @@ def bar(o: str, c: str) -> dict[str, str]:
 
 
 def test_info_declares_the_free_tier() -> None:
-    assert AV.info.needs_key and AV.info.max_batch == 1 and AV.info.max_bars_per_call == 100
+    assert AV.info.max_batch == 1 and AV.info.max_bars_per_call == 100
     assert Capability.BATCH_QUOTE not in AV.info.capabilities
     assert {Capability.QUOTE, Capability.HISTORY, Capability.NEWS} <= AV.info.capabilities
 

@@ -225,7 +225,7 @@ def test_info_declares_what_binance_offers() -> None:
     assert info.capabilities == {
         Capability.QUOTE, Capability.BATCH_QUOTE, Capability.HISTORY, Capability.SEARCH
     }  # fmt: skip
-    assert (info.max_batch, info.max_bars_per_call, info.needs_key) == (100, 1000, False)
+    assert (info.max_batch, info.max_bars_per_call) == (100, 1000)
     assert info.history_intervals == set(Interval)
     assert info.asset_classes == {AssetClass.CRYPTO}
 

@@ -183,7 +183,7 @@ async def test_pro_host_uses_the_pro_header_and_offers_news(
         Capability.FUNDAMENTALS,
         Capability.SEARCH,
     }
-    assert (cg.info.max_batch, cg.info.max_bars_per_call, cg.info.needs_key) == (250, 89, False)
+    assert (cg.info.max_batch, cg.info.max_bars_per_call) == (250, 89)
     assert cg.info.history_intervals == {Interval.HOUR, Interval.DAY}
 
 

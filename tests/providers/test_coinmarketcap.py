@@ -148,7 +148,7 @@ async def test_quote_request_and_parse(cmc: CoinMarketCapProvider, mock: respx.M
 
 async def test_declared_capabilities(cmc: CoinMarketCapProvider) -> None:
     info = cmc.info
-    assert info.needs_key and info.max_batch == 100 and info.max_bars_per_call == 0
+    assert info.max_batch == 100 and info.max_bars_per_call == 0
     assert info.capabilities == {
         Capability.QUOTE,
         Capability.BATCH_QUOTE,

@@ -589,7 +589,7 @@ async def test_search_schema_mismatch_is_bad_data(
 
 def test_declared_capabilities() -> None:
     info = FinnhubProvider.info
-    assert info.needs_key and info.max_batch == 1
+    assert info.max_batch == 1
     assert Capability.BATCH_QUOTE not in info.capabilities
     assert set(info.history_intervals) == set(Interval)
     assert {AssetClass.STOCK, AssetClass.CRYPTO} == set(info.asset_classes)

@@ -344,4 +344,3 @@ async def test_market_data_operations_are_unsupported(na: NewsApiProvider) -> No
     await fails(UnsupportedError, na.fundamentals("AAPL"))
     await fails(UnsupportedError, na.search("apple"))
     assert NewsApiProvider.info.capabilities == frozenset({Capability.NEWS})
-    assert NewsApiProvider.info.needs_key

@@ -188,7 +188,7 @@ async def provider(clock: FakeClock) -> AsyncIterator[PolygonProvider]:
     client = build_http_client(settings(), timeout=0.5)
     try:
         yield PolygonProvider(
-            settings(), ProviderHttp("polygon", client, clock=lambda: NOW), clock=clock
+            settings(), ProviderHttp("polygon", client, clock=lambda: NOW), monotonic=clock
         )
     finally:
         await client.aclose()
@@ -222,7 +222,7 @@ async def test_registry_builds_polygon_with_declared_capabilities() -> None:
         built = build_provider(settings(), ProviderHttp("polygon", client))
     assert isinstance(built, PolygonProvider)
     info = built.info
-    assert info.needs_key and info.max_batch == 250
+    assert info.max_batch == 250
     assert info.quote_freshness is Freshness.DELAYED
     assert info.capabilities == frozenset(Capability)
     assert info.history_intervals == frozenset(Interval)

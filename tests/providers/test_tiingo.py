@@ -195,7 +195,7 @@ async def provider(clock: FakeClock) -> AsyncIterator[TiingoProvider]:
     client = build_http_client(settings(), timeout=0.5)
     http = ProviderHttp("tiingo", client, clock=lambda: NOW)
     try:
-        yield TiingoProvider(settings(), http, clock=clock)
+        yield TiingoProvider(settings(), http, monotonic=clock)
     finally:
         await client.aclose()
 
@@ -227,7 +227,7 @@ async def test_registry_builds_tiingo_with_declared_capabilities() -> None:
     async with build_http_client(settings(), timeout=1.0) as client:
         built = build_provider(settings(), ProviderHttp("tiingo", client))
     assert isinstance(built, TiingoProvider)
-    assert built.info.needs_key and built.info.max_batch > 1
+    assert built.info.max_batch > 1
     assert built.info.capabilities == frozenset(Capability)
     assert built.info.history_intervals == frozenset(Interval)
 

@@ -146,7 +146,7 @@ def crumb_routes(router: respx.Router) -> tuple[respx.Route, respx.Route]:
 
 
 def test_info_declares_batch_and_every_capability() -> None:
-    assert not Yahoo.info.needs_key and Yahoo.info.max_batch == 50
+    assert Yahoo.info.max_batch == 50
     assert Yahoo.info.capabilities == frozenset(Capability)
     assert Yahoo.info.history_intervals == frozenset(Interval)
 

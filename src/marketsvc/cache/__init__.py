@@ -4,7 +4,7 @@ Public names (everything else in this package is private)::
 
     TieredCache, CacheResult, CachePolicy, default_policies, InvalidationReport
     CacheKey, CacheEntry, CacheTier, TierUsage, TierError, invalidation_prefixes
-    MemoryTier, RedisTier, DatabaseTier, RedisCoordination, CircuitBreaker
+    MemoryTier, RedisTier, DatabaseTier, RedisCoordination, TierBreaker
 
 Wiring (the Container owns the Redis client and the engine, and closes them)::
 
@@ -18,7 +18,7 @@ Wiring (the Container owns the Redis client and the engine, and closes them)::
     await cache.aclose()
 """
 
-from marketsvc.cache._breaker import CircuitBreaker
+from marketsvc.cache._breaker import TierBreaker
 from marketsvc.cache._invalidation import InvalidationReport
 from marketsvc.cache.base import (
     KEY_ROOT,
@@ -44,13 +44,13 @@ __all__ = [
     "CachePolicy",
     "CacheResult",
     "CacheTier",
-    "CircuitBreaker",
     "DatabaseTier",
     "InvalidationReport",
     "Loader",
     "MemoryTier",
     "RedisCoordination",
     "RedisTier",
+    "TierBreaker",
     "TierError",
     "TierUsage",
     "TieredCache",

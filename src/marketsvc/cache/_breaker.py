@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 
 @dataclass(slots=True)
-class CircuitBreaker:
+class TierBreaker:
     threshold: int = 5
     base_open: float = 1.0
     max_open: float = 30.0

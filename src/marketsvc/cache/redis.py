@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from marketsvc.cache._breaker import CircuitBreaker
+from marketsvc.cache._breaker import TierBreaker
 from marketsvc.cache.base import CacheEntry, TierError, TierUsage, check_prefix
 
 T = TypeVar("T")
@@ -94,12 +94,12 @@ class RedisTier:
         namespace: str = "",
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
-        breaker: CircuitBreaker | None = None,
+        breaker: TierBreaker | None = None,
     ) -> None:
         self.client = client
         # Every key this tier (and RedisCoordination) touches starts with this prefix.
         self.prefix = f"{namespace}:" if namespace else ""
-        self.breaker = breaker or CircuitBreaker()
+        self.breaker = breaker or TierBreaker()
         self._clock = clock
         self._monotonic = monotonic
         self._set_script = client.register_script(_SET_IF_NEWER)

@@ -6,7 +6,6 @@ refresh so the cache holds fresh answers when users ask.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from marketsvc.config import Settings
@@ -73,23 +72,8 @@ async def warm_cache(orch: DataOrchestrator) -> dict[str, int]:
 
 
 async def check_health(orch: DataOrchestrator) -> dict[str, str]:
-    """Cheapest call per provider whose breaker is not open; feeds /health."""
-
-    async def one(name: str) -> tuple[str, str]:
-        try:
-            await orch.runner.call_one(
-                name,
-                "health",
-                lambda p: p.health(),
-                priority=Priority.LOW,
-                deadline=orch.runner.deadline(Priority.LOW),
-            )
-        except MarketsvcError as exc:
-            return name, type(exc).__name__
-        return name, "ok"
-
-    names = [n for n in orch.providers if orch.runner.breakers[n].state.value != "open"]
-    return dict(await asyncio.gather(*(one(n) for n in names)))
+    """Probe every provider whose circuit is not open; feeds /health."""
+    return await orch.probe_providers()
 
 
 async def validate_watchlist(orch: DataOrchestrator, symbols: list[str]) -> dict[str, Any]:

@@ -8,11 +8,11 @@ limiter contract :class:`Limiter` with :class:`LocalLimiter` (one process, optio
 
 from marketsvc.planner._lane import ProviderStats
 from marketsvc.planner._retry import RetryPolicy
-from marketsvc.planner.bucket import SlidingWindowLimiter, WindowUsage
+from marketsvc.planner.call_log import DatabaseCallLog
 from marketsvc.planner.limiter import CallLog, Limiter, LocalLimiter
-from marketsvc.planner.persist import DatabaseCallLog
 from marketsvc.planner.planner import CallPlanner
-from marketsvc.planner.redis_bucket import RedisLimiter, local_share
+from marketsvc.planner.redis_limiter import RedisLimiter, local_share
+from marketsvc.planner.window import SlidingWindowLimiter, WindowUsage
 
 __all__ = [
     "CallLog",

@@ -14,7 +14,7 @@ from marketsvc.domain import Priority, RateLimit
 from marketsvc.errors import DeadlineExceededError
 from marketsvc.planner._batching import BatchCall
 from marketsvc.planner._work import State, Waiter, Work
-from marketsvc.planner.bucket import WindowUsage
+from marketsvc.planner.window import WindowUsage
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """The limiter contract the planner relies on, and its in-process implementation.
 
 Documented once here; :class:`LocalLimiter` (one process, optional database log) and
-:class:`~marketsvc.planner.redis_bucket.RedisLimiter` (shared by every replica) follow it.
+:class:`~marketsvc.planner.redis_limiter.RedisLimiter` (shared by every replica) follow it.
 """
 
 from __future__ import annotations
@@ -11,11 +11,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from marketsvc.domain import RateLimit
-from marketsvc.errors import ConfigError
-from marketsvc.planner.bucket import SlidingWindowLimiter, WindowUsage
+from marketsvc.errors import CallLogError, ConfigError
+from marketsvc.planner.window import SlidingWindowLimiter, WindowUsage
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +82,7 @@ class LocalLimiter:
             try:
                 await self._call_log.prune(provider, since)
                 limiter.record_many(await self._call_log.load(provider, since))
-            except (SQLAlchemyError, OSError) as exc:
+            except CallLogError as exc:
                 # Starting with an empty history is the lesser evil than not starting; say so.
                 log.warning("could not load %s's recent calls: %s", provider, type(exc).__name__)
         self._limiters[provider] = limiter
@@ -115,6 +113,6 @@ class LocalLimiter:
                 self._since_prune[provider] = 0
                 window = max(limit.window for limit in self.limiter(provider).limits)
                 await self._call_log.prune(provider, now - window)
-        except (SQLAlchemyError, OSError) as exc:
+        except CallLogError as exc:
             # The grant stands (this process still counts it); only restart-survival is lost.
             log.warning("could not log a call to %s: %s", provider, type(exc).__name__)

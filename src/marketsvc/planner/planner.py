@@ -43,7 +43,7 @@ def _one(_: int) -> int:
 class CallPlanner:
     """Use as ``async with CallPlanner(limiter) as planner`` or call start()/aclose().
 
-    ``clock`` (monotonic seconds) is the time base of deadlines; ``sleep`` waits on it. Both
+    ``monotonic`` (monotonic seconds) is the time base of deadlines; ``sleep`` waits on it. Both
     are injectable so tests can run on virtual time.
     """
 
@@ -56,7 +56,7 @@ class CallPlanner:
         batch_delay: float = 5.0,
         gather_delay: float = 0.005,
         retry: RetryPolicy | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:
@@ -68,7 +68,7 @@ class CallPlanner:
         self._batch_delay = batch_delay
         self._gather_delay = gather_delay
         self._retry = retry or RetryPolicy()
-        self._clock = clock
+        self._monotonic = monotonic
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._lanes: dict[str, Lane] = {}
@@ -95,7 +95,7 @@ class CallPlanner:
                 provider, tuple(limits), workers or self._workers, max_queue or self._max_queue
             )
             self._lanes[provider] = lane
-            self._budgets[provider] = RetryBudget(self._retry, self._clock())
+            self._budgets[provider] = RetryBudget(self._retry, self._monotonic())
             if self._started:
                 lane.dispatcher = asyncio.create_task(self._dispatch(lane))
         else:
@@ -137,7 +137,7 @@ class CallPlanner:
 
     def now(self) -> float:
         """The planner's clock, for computing absolute deadlines."""
-        return self._clock()
+        return self._monotonic()
 
     # -- calls ---------------------------------------------------------------------------------
 
@@ -210,7 +210,7 @@ class CallPlanner:
         lane = self._lane(provider)
         lane.calls += 1
         while True:
-            now = self._clock()
+            now = self._monotonic()
             blocked = lane.blocked_until - now
             wait = blocked if blocked > 0 else await self._limiter.reserve(provider, weight)
             if wait <= 0.0:
@@ -236,7 +236,7 @@ class CallPlanner:
             raise ConfigError(f"provider {provider!r} is not configured in the planner") from None
 
     def _admit(self, lane: Lane, priority: Priority, deadline: float | None) -> Waiter:
-        now = self._clock()
+        now = self._monotonic()
         free_at = max(lane.next_free_at, lane.blocked_until)
         if deadline is not None and (deadline <= now or deadline < free_at):
             raise DeadlineExceededError(lane.provider, "no budget before deadline")
@@ -257,7 +257,9 @@ class CallPlanner:
         try:
             if waiter.deadline is None:
                 return await future  # cancelling the caller cancels the future: it leaves
-            timer = asyncio.ensure_future(self._sleep(max(0.0, waiter.deadline - self._clock())))
+            timer = asyncio.ensure_future(
+                self._sleep(max(0.0, waiter.deadline - self._monotonic()))
+            )
             try:
                 await asyncio.wait((future, timer), return_when=asyncio.FIRST_COMPLETED)
             finally:
@@ -297,12 +299,12 @@ class CallPlanner:
                 await self._sleep(0.1)
 
     async def _dispatch_one(self, lane: Lane) -> None:
-        blocked = lane.blocked_until - self._clock()
+        blocked = lane.blocked_until - self._monotonic()
         if blocked > 0:
             lane.expire_before(lane.blocked_until)
             await self._sleep(blocked)
             return
-        work = lane.head(self._clock())
+        work = lane.head(self._monotonic())
         if work is None or lane.in_flight >= lane.workers:
             lane.wake.clear()
             await lane.wake.wait()
@@ -314,7 +316,7 @@ class CallPlanner:
         except (ValueError, ConfigError) as exc:  # a call the limiter can never grant
             lane.fail(work, exc)
             return
-        now = self._clock()
+        now = self._monotonic()
         if now < lane.blocked_until:
             return  # a 429 arrived while the limiter answered: spend the unit, send nothing
         if wait > 0.0:
@@ -344,7 +346,9 @@ class CallPlanner:
                 value = await pending
             except RateLimitedError as exc:
                 if exc.retry_after:
-                    lane.blocked_until = max(lane.blocked_until, self._clock() + exc.retry_after)
+                    lane.blocked_until = max(
+                        lane.blocked_until, self._monotonic() + exc.retry_after
+                    )
                 raise
             finally:
                 lane.in_flight -= 1
@@ -359,7 +363,7 @@ class CallPlanner:
             work.settle(value)
 
     async def _failed(self, lane: Lane, work: Work, exc: Exception) -> None:
-        now = self._clock()
+        now = self._monotonic()
         if isinstance(exc, RateLimitedError):
             lane.rate_limited += 1
             if exc.retry_after:

@@ -136,7 +136,6 @@ class AlphaVantageProvider(BaseProvider):
                 Capability.SEARCH,
             }
         ),
-        needs_key=True,
         max_batch=1,  # REALTIME_BULK_QUOTES is premium
         history_intervals=frozenset(Interval),
         max_bars_per_call=COMPACT_BARS,

@@ -47,7 +47,6 @@ class ProviderInfo:
     name: str
     asset_classes: frozenset[AssetClass]
     capabilities: frozenset[Capability]
-    needs_key: bool
     # Largest number of symbols one batch-quote call may carry (1 = no batch endpoint).
     max_batch: int = 1
     history_intervals: frozenset[Interval] = frozenset()
@@ -63,6 +62,10 @@ class ProviderInfo:
     # weighs more than that (Binance's exchangeInfo: 20) is covered by keeping this much
     # headroom in every window instead.
     lookup_weight: int = 0
+    # Asset classes whose full listing this provider knows, so its "unknown symbol" is final
+    # there (CoinGecko lists every coin; the stock providers every US ticker). A partial
+    # catalogue (Binance lists only its trading pairs) leaves this empty: the chain moves on.
+    authoritative_not_found: frozenset[AssetClass] = frozenset()
 
 
 @runtime_checkable

@@ -101,7 +101,6 @@ class BinanceProvider(BaseProvider):
         capabilities=frozenset(
             {Capability.QUOTE, Capability.BATCH_QUOTE, Capability.HISTORY, Capability.SEARCH}
         ),
-        needs_key=False,
         max_batch=MAX_BATCH,
         history_intervals=frozenset(KLINE_INTERVALS),
         max_bars_per_call=MAX_BARS,

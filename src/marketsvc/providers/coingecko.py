@@ -136,13 +136,13 @@ class CoinGeckoProvider(BaseProvider):
         name=NAME,
         asset_classes=frozenset({AssetClass.CRYPTO}),
         capabilities=_CAPABILITIES,
-        needs_key=False,
         max_batch=MAX_BATCH,
         history_intervals=frozenset({Interval.HOUR, Interval.DAY}),
         max_bars_per_call=MAX_BARS,
         weights={},  # one call credit per request, whatever it asks
         # /simple/price is cached 60 s for Demo/keyless callers (20 s on paid plans).
         quote_freshness=Freshness.NEAR_REALTIME,
+        authoritative_not_found=frozenset({AssetClass.CRYPTO}),
     )
 
     def __init__(

@@ -67,11 +67,11 @@ class CoinMarketCapProvider(BaseProvider):
         capabilities=frozenset(
             {Capability.QUOTE, Capability.BATCH_QUOTE, Capability.FUNDAMENTALS, Capability.SEARCH}
         ),
-        needs_key=True,
         max_batch=MAX_BATCH,
         weights={},  # one call credit per call of up to 100 coins
         # CMC refreshes quotes every 60 s.
         quote_freshness=Freshness.NEAR_REALTIME,
+        authoritative_not_found=frozenset({AssetClass.CRYPTO}),
     )
 
     def __init__(

@@ -73,12 +73,12 @@ class FinnhubProvider(BaseProvider):
                 Capability.SEARCH,
             }
         ),
-        needs_key=True,
         max_batch=1,  # no batch quote endpoint
         history_intervals=frozenset(fp.RESOLUTIONS),
         max_bars_per_call=MAX_BARS,
         weights={"fundamentals": 2},  # profile2 + metric
         quote_freshness=Freshness.REALTIME,
+        authoritative_not_found=frozenset({AssetClass.STOCK}),
     )
 
     def __init__(

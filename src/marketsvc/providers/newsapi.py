@@ -138,7 +138,6 @@ class NewsApiProvider(BaseProvider):
         # News covers both classes; no quote capability, so no quote is ever routed here.
         asset_classes=frozenset({AssetClass.CRYPTO, AssetClass.STOCK}),
         capabilities=frozenset({Capability.NEWS}),
-        needs_key=True,
         quote_freshness=Freshness.DELAYED,  # Developer plan articles arrive 24 h late
     )
 

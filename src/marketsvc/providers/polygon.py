@@ -51,11 +51,11 @@ class PolygonProvider(BaseProvider):
         name=wire.NAME,
         asset_classes=frozenset({AssetClass.STOCK, AssetClass.CRYPTO}),
         capabilities=frozenset(Capability),
-        needs_key=True,
         max_batch=250,
         history_intervals=frozenset(Interval),
         max_bars_per_call=5000,
         quote_freshness=Freshness.DELAYED,
+        authoritative_not_found=frozenset({AssetClass.STOCK}),
     )
 
     def __init__(
@@ -63,10 +63,10 @@ class PolygonProvider(BaseProvider):
         settings: ProviderSettings,
         http: ProviderHttp,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(settings, http)
-        self._clock = clock
+        self._monotonic = monotonic
         # canonical crypto base → (vendor ticker or None when unknown, looked up at)
         self._crypto_tickers: dict[str, tuple[str | None, float]] = {}
 
@@ -101,7 +101,7 @@ class PolygonProvider(BaseProvider):
         base = inst.symbol
         if base in TOP_COINS:
             return wire.crypto_ticker(base)
-        now = self._clock()
+        now = self._monotonic()
         cached = self._crypto_tickers.get(base)
         if cached is None or now - cached[1] >= SYMBOL_CACHE_SECONDS:
             candidate = wire.crypto_ticker(base)

@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 
 import httpx
 
 from marketsvc.config import ProviderSettings
 from marketsvc.providers._http import ProviderHttp
+from marketsvc.providers.alphavantage import AlphaVantageProvider
 from marketsvc.providers.base import Provider
+from marketsvc.providers.binance import BinanceProvider
+from marketsvc.providers.coingecko import CoinGeckoProvider
+from marketsvc.providers.coinmarketcap import CoinMarketCapProvider
+from marketsvc.providers.finnhub import FinnhubProvider
+from marketsvc.providers.newsapi import NewsApiProvider
+from marketsvc.providers.polygon import PolygonProvider
+from marketsvc.providers.tiingo import TiingoProvider
+from marketsvc.providers.yahoo import YahooProvider
 
-ADAPTER_CLASSES: dict[str, str] = {
-    "coingecko": "CoinGeckoProvider",
-    "coinmarketcap": "CoinMarketCapProvider",
-    "polygon": "PolygonProvider",
-    "finnhub": "FinnhubProvider",
-    "newsapi": "NewsApiProvider",
-    "alphavantage": "AlphaVantageProvider",
-    "yahoo": "YahooProvider",
-    "binance": "BinanceProvider",
-    "tiingo": "TiingoProvider",
+# A static table: every adapter is imported (and type-checked) here, not looked up by string.
+ADAPTER_CLASSES: dict[str, Callable[[ProviderSettings, ProviderHttp], Provider]] = {
+    "coingecko": CoinGeckoProvider,
+    "coinmarketcap": CoinMarketCapProvider,
+    "polygon": PolygonProvider,
+    "finnhub": FinnhubProvider,
+    "newsapi": NewsApiProvider,
+    "alphavantage": AlphaVantageProvider,
+    "yahoo": YahooProvider,
+    "binance": BinanceProvider,
+    "tiingo": TiingoProvider,
 }
 
 USER_AGENT = "marketsvc/0.1 (+https://github.com/marketsvc)"
@@ -47,7 +57,4 @@ def build_http_client(
 
 
 def build_provider(settings: ProviderSettings, http: ProviderHttp) -> Provider:
-    module = importlib.import_module(f"marketsvc.providers.{settings.name}")
-    cls = getattr(module, ADAPTER_CLASSES[settings.name])
-    provider: Provider = cls(settings, http)
-    return provider
+    return ADAPTER_CLASSES[settings.name](settings, http)

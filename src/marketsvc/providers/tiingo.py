@@ -47,13 +47,13 @@ class TiingoProvider(BaseProvider):
         name=wire.NAME,
         asset_classes=frozenset({AssetClass.STOCK, AssetClass.CRYPTO}),
         capabilities=frozenset(Capability),
-        needs_key=True,
         # UNVERIFIED: no documented maximum for ``tickers=``; 100 keeps URLs short.
         max_batch=100,
         history_intervals=frozenset(Interval),
         # UNVERIFIED: Tiingo documents no row cap; the history store pages by this.
         max_bars_per_call=10_000,
         quote_freshness=Freshness.NEAR_REALTIME,
+        authoritative_not_found=frozenset({AssetClass.STOCK}),
     )
 
     def __init__(
@@ -61,10 +61,10 @@ class TiingoProvider(BaseProvider):
         settings: ProviderSettings,
         http: ProviderHttp,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(settings, http)
-        self._clock = clock
+        self._monotonic = monotonic
         # canonical crypto base → (vendor ticker or None when unknown, looked up at)
         self._crypto_tickers: dict[str, tuple[str | None, float]] = {}
 
@@ -88,7 +88,7 @@ class TiingoProvider(BaseProvider):
         base = inst.symbol
         if base in TOP_COINS:
             return wire.crypto_ticker(base)
-        now = self._clock()
+        now = self._monotonic()
         cached = self._crypto_tickers.get(base)
         if cached is None or now - cached[1] >= SYMBOL_CACHE_SECONDS:
             candidate = wire.crypto_ticker(base)

@@ -95,12 +95,12 @@ class YahooProvider(BaseProvider):
         name=NAME,
         asset_classes=frozenset({AssetClass.STOCK, AssetClass.CRYPTO}),
         capabilities=frozenset(Capability),
-        needs_key=False,
         max_batch=MAX_BATCH,
         history_intervals=frozenset(Interval),
         max_bars_per_call=MAX_BARS,
         weights={},
         quote_freshness=Freshness.NEAR_REALTIME,
+        authoritative_not_found=frozenset({AssetClass.STOCK}),
     )
 
     def __init__(

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Response
 
 from marketsvc.api.deps import ContainerDep
 from marketsvc.api.errors import problem_for
-from marketsvc.api.routes.market import envelope_body, timing
+from marketsvc.api.params import dispatch
+from marketsvc.api.render import envelope_body, timing
 from marketsvc.api.schemas import (
     PROBLEM_RESPONSES,
     BatchItem,
@@ -40,7 +41,8 @@ async def market_data(
     body: MarketDataRequest, container: ContainerDep, response: Response
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
-    env = await container.orchestrator.fetch(
+    env = await dispatch(
+        container.orchestrator,
         body.data_type,
         body.symbol,
         body.params,
@@ -53,7 +55,8 @@ async def market_data(
 
 async def _one(container: ContainerDep, req: MarketDataRequest) -> BatchItem:
     try:
-        env = await container.orchestrator.fetch(
+        env = await dispatch(
+            container.orchestrator,
             req.data_type,
             req.symbol,
             req.params,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from marketsvc.analytics import INDICATORS
 from marketsvc.api.deps import ContainerDep, container_of
+from marketsvc.api.params import as_datetime
+from marketsvc.api.render import answer
 from marketsvc.api.schemas import (
     PROBLEM_RESPONSES,
     SYMBOL_RE,
@@ -20,9 +22,7 @@ from marketsvc.api.schemas import (
     TechnicalResponse,
 )
 from marketsvc.domain import AssetClass, Interval, Priority
-from marketsvc.envelope import Envelope
 from marketsvc.errors import InvalidInputError
-from marketsvc.request_params import INDICATORS, as_datetime
 
 router = APIRouter(prefix="/api/market", tags=["market data"])
 
@@ -31,50 +31,6 @@ AssetClassQuery = Annotated[
     AssetClass | None, Query(description="force crypto or stock (otherwise detected)")
 ]
 ForceRefresh = Annotated[bool, Query(description="bypass the cache")]
-
-
-def envelope_body(env: Envelope, sandbox: bool) -> dict[str, Any]:
-    body = dict(env.data)
-    body.update(
-        source=env.source,
-        cached=env.cached,
-        freshness=env.freshness.value,
-        age_seconds=round(env.age_seconds, 3),
-        fetched_at=env.fetched_at.isoformat(),
-    )
-    body.update(env.extra)
-    if sandbox:
-        body["sandbox"] = True
-    return body
-
-
-def envelope_json(env: Envelope, sandbox: bool) -> bytes:
-    """The cached JSON object with the envelope fields spliced onto its end: no parse and
-    re-serialise of the data on the hot path (the response models still document it)."""
-    meta: dict[str, Any] = {
-        "source": env.source,
-        "cached": env.cached,
-        "freshness": env.freshness.value,
-        "age_seconds": round(env.age_seconds, 3),
-        "fetched_at": env.fetched_at.isoformat(),
-        **env.extra,
-    }
-    if sandbox:
-        meta["sandbox"] = True
-    tail = orjson.dumps(meta)
-    data = env.payload.rstrip()
-    if data == b"{}" or not data.endswith(b"}"):
-        return tail
-    return data[:-1] + b"," + tail[1:]
-
-
-def timing(env: Envelope, t0: float) -> str:
-    return f"{env.tier};dur={(time.perf_counter() - t0) * 1000:.3f}"
-
-
-def answer(container: ContainerDep, env: Envelope, t0: float) -> Response:
-    body = envelope_json(env, container.settings.sandbox)
-    return Response(body, media_type="application/json", headers={"Server-Timing": timing(env, t0)})
 
 
 _BOOL = {

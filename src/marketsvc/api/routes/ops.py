@@ -8,8 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
+from marketsvc.api import stats as stats_views
 from marketsvc.api.admin import require_admin
 from marketsvc.api.deps import ContainerDep
+from marketsvc.api.params import dispatch
 from marketsvc.api.schemas import (
     ADMIN_RESPONSES,
     CacheClearRequest,
@@ -30,12 +32,12 @@ admin = APIRouter(
 
 @router.get("/cache/stats", summary="Per-tier size, hits, misses, hit rate, evictions, errors")
 async def cache_stats(container: ContainerDep) -> dict[str, Any]:
-    return await container.cache_stats()
+    return await stats_views.cache_stats(container)
 
 
 @router.get("/stats", summary="Requests, hit rate, provider calls, planner queues, quotas")
 async def stats(container: ContainerDep) -> dict[str, Any]:
-    return await container.stats()
+    return await stats_views.service_stats(container)
 
 
 @router.get("/health", summary="Each provider: up / degraded / down (circuit state)")
@@ -71,10 +73,8 @@ async def prefetch(body: PrefetchRequest, container: ContainerDep) -> JSONRespon
 
     def one(symbol: str) -> Any:
         if body.data_type is DataType.NEWS:
-            return orch.fetch(
-                body.data_type, None, {"query": symbol}, force_refresh=True, priority=priority
-            )
-        return orch.fetch(body.data_type, symbol, {}, force_refresh=True, priority=priority)
+            return dispatch(orch, body.data_type, None, {"query": symbol}, True, priority)
+        return dispatch(orch, body.data_type, symbol, {}, True, priority)
 
     async def warm() -> None:
         # All at once, so the planner can merge batchable calls; best effort (errors are

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from marketsvc.api.deps import ContainerDep
 from marketsvc.api.schemas import Liveness, Readiness
+from marketsvc.api.stats import metrics_snapshot
 
 router = APIRouter(tags=["probes"])
 
@@ -56,5 +57,5 @@ async def readyz(container: ContainerDep) -> JSONResponse:
     summary="Prometheus metrics",
 )
 async def metrics(container: ContainerDep) -> Response:
-    body = container.metrics.render(await container.metrics_snapshot())
+    body = container.metrics.render(await metrics_snapshot(container))
     return Response(body, media_type=CONTENT_TYPE_LATEST)

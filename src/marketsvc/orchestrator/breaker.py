@@ -31,10 +31,12 @@ class BreakerPolicy:
     max_break: float = 300.0
 
 
-class CircuitBreaker:
-    def __init__(self, policy: BreakerPolicy, clock: Callable[[], float] = time.monotonic) -> None:
+class ProviderBreaker:
+    def __init__(
+        self, policy: BreakerPolicy, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.policy = policy
-        self._clock = clock
+        self._monotonic = monotonic
         self.state = BreakerState.CLOSED
         self.consecutive = 0
         self.opens_in_a_row = 0
@@ -46,7 +48,7 @@ class CircuitBreaker:
 
     def allow(self) -> bool:
         """May a call go to the provider now? (A half-open breaker admits one probe.)"""
-        now = self._clock()
+        now = self._monotonic()
         if self.state is BreakerState.OPEN:
             if now < self.open_until:
                 return False
@@ -59,7 +61,11 @@ class CircuitBreaker:
         return True
 
     def retry_in(self) -> float:
-        return max(0.0, self.open_until - self._clock()) if self.state is BreakerState.OPEN else 0.0
+        return (
+            max(0.0, self.open_until - self._monotonic())
+            if self.state is BreakerState.OPEN
+            else 0.0
+        )
 
     def record_success(self) -> None:
         self._record(ok=True)
@@ -82,7 +88,7 @@ class CircuitBreaker:
         self.probe_in_flight = False
 
     def _record(self, ok: bool) -> None:
-        now = self._clock()
+        now = self._monotonic()
         self._outcomes.append((now, ok))
         horizon = now - self.policy.window
         while self._outcomes and self._outcomes[0][0] < horizon:
@@ -102,7 +108,7 @@ class CircuitBreaker:
         self.opened_total += 1
         brk = min(self.policy.max_break, self.policy.base_break * 2 ** (self.opens_in_a_row - 1))
         self.state = BreakerState.OPEN
-        self.open_until = self._clock() + brk
+        self.open_until = self._monotonic() + brk
         self.probe_in_flight = False
 
     def snapshot(self) -> dict[str, object]:

@@ -10,16 +10,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from marketsvc import serialize
-from marketsvc.aggregate import merge_articles, validate_prices
 from marketsvc.cache.policy import CachePolicy
 from marketsvc.cache.tiered import TieredCache
-from marketsvc.cached_answers import CachedAnswers
-from marketsvc.chain_runner import ChainRunner
-from marketsvc.chains import chain_for
 from marketsvc.db.candles import CandleRepository
 from marketsvc.domain import (
     Article,
@@ -31,16 +27,21 @@ from marketsvc.domain import (
     Priority,
     Quote,
 )
-from marketsvc.envelope import Envelope
 from marketsvc.errors import (
     AllProvidersFailedError,
     InvalidInputError,
     MarketsvcError,
 )
-from marketsvc.history_source import HistorySource
+from marketsvc.orchestrator import serialize
+from marketsvc.orchestrator.aggregate import merge_articles, validate_prices
+from marketsvc.orchestrator.answers import CachedAnswers, Envelope
+from marketsvc.orchestrator.breaker import BreakerState
+from marketsvc.orchestrator.chain_runner import ChainRunner
+from marketsvc.orchestrator.chains import chain_for
+from marketsvc.orchestrator.history_source import HistorySource
+from marketsvc.orchestrator.usage import UsageTracker
 from marketsvc.providers.base import Provider
 from marketsvc.symbols import Instrument, resolve
-from marketsvc.usage import UsageTracker
 
 _FORCED_CLASS = {DataType.CRYPTO_PRICE: AssetClass.CRYPTO, DataType.STOCK_PRICE: AssetClass.STOCK}
 
@@ -332,20 +333,7 @@ class DataOrchestrator:
             native=Freshness.DELAYED,
         )
 
-    # -- generic envelope, batch, admin ---------------------------------------------------------
-
-    async def fetch(
-        self,
-        data_type: DataType,
-        symbol: str | None,
-        params: Mapping[str, Any],
-        *,
-        force_refresh: bool = False,
-        priority: Priority = Priority.MEDIUM,
-    ) -> Envelope:
-        from marketsvc.request_params import dispatch
-
-        return await dispatch(self, data_type, symbol, params, force_refresh, priority)
+    # -- admin ---------------------------------------------------------
 
     async def invalidate(self, data_type: DataType | None, symbol: str | None) -> dict[str, Any]:
         symbols: list[str | None] = [None]
@@ -385,5 +373,18 @@ class DataOrchestrator:
         return {
             **self.usage.snapshot(),
             "calls_per_provider": {n: s.calls for n, s in self.runner.stats.items()},
-            "errors_per_provider": {n: dict(s.errors) for n, s in self.runner.stats.items()},
+            "errors_per_provider": self.provider_errors(),
         }
+
+    def provider_errors(self) -> dict[str, dict[str, int]]:
+        return {name: dict(s.errors) for name, s in self.runner.stats.items()}
+
+    def breaker_states(self) -> dict[str, BreakerState]:
+        return self.runner.breaker_states()
+
+    def history_stats(self) -> dict[str, Any]:
+        return asdict(self.history.stats)
+
+    async def probe_providers(self) -> dict[str, str]:
+        """The cheapest call to every provider whose circuit is not open (feeds /health)."""
+        return await self.runner.probe_providers()

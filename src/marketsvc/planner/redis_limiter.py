@@ -25,8 +25,8 @@ from redis.exceptions import RedisError
 
 from marketsvc.domain import RateLimit
 from marketsvc.errors import ConfigError
-from marketsvc.planner.bucket import MIN_WAIT, WindowUsage
 from marketsvc.planner.limiter import LocalLimiter
+from marketsvc.planner.window import MIN_WAIT, WindowUsage
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ class RedisLimiter:
         replica_count: int = 1,
         probe_interval: float = 1.0,
         op_timeout: float = 0.5,
-        clock: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = time.monotonic,
         fallback: LocalLimiter | None = None,
     ) -> None:
         if replica_count < 1:
@@ -181,7 +181,7 @@ class RedisLimiter:
         self._replica_count = replica_count
         self._probe_interval = probe_interval
         self._op_timeout = op_timeout
-        self._clock = clock
+        self._monotonic = monotonic
         self._fallback = fallback or LocalLimiter()
         self._limits: dict[str, tuple[RateLimit, ...]] = {}
         self._down_until: float | None = None
@@ -251,7 +251,7 @@ class RedisLimiter:
 
     async def _redis(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         """Run a script; None means Redis is away and the caller should decide locally."""
-        if self._down_until is not None and self._clock() < self._down_until:
+        if self._down_until is not None and self._monotonic() < self._down_until:
             return None
         try:
             async with asyncio.timeout(self._op_timeout):
@@ -264,7 +264,7 @@ class RedisLimiter:
                     type(exc).__name__,
                     self._replica_count,
                 )
-            self._down_until = self._clock() + self._probe_interval
+            self._down_until = self._monotonic() + self._probe_interval
             return None
         if self._down_until is not None:
             log.info("Redis answers again: rate limits are shared again")

@@ -9,12 +9,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from marketsvc.chain_runner import ChainRunner
 from marketsvc.db.candles import CandleRepository
 from marketsvc.domain import AssetClass, Candle, Capability, Interval, Priority
 from marketsvc.errors import InvalidInputError
 from marketsvc.history import HistoryService
 from marketsvc.history.service import FetchedCandles
+from marketsvc.orchestrator.chain_runner import ChainRunner
 from marketsvc.providers.base import Provider
 from marketsvc.symbols import Instrument
 

@@ -1,7 +1,9 @@
-"""Parameters of the generic ``POST /market-data`` envelope, validated per data type.
+"""The generic ``POST /market-data`` shape: per-data-type parameters and the dispatch onto the
+orchestrator's typed methods.
 
-The GET routes validate the same fields through FastAPI; this module gives the generic and
-batch endpoints the same rules (and the same 422 on violation) without HTTP in the way.
+This is an API shape (no job uses it), so it lives in ``api/``: the orchestrator keeps typed
+methods only. The GET routes validate the same fields through FastAPI; this module gives the
+generic, batch and prefetch endpoints the same rules (and the same 422 on violation).
 """
 
 from __future__ import annotations
@@ -11,18 +13,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from marketsvc.analytics import INDICATORS
 from marketsvc.domain import AssetClass, DataType, Interval, Priority
 from marketsvc.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from marketsvc.envelope import Envelope
-    from marketsvc.orchestrator import DataOrchestrator
+    from marketsvc.orchestrator import DataOrchestrator, Envelope
 
 P = TypeVar("P", bound="_Params")
-
-INDICATORS = ("sma", "ema", "rsi", "macd", "bbands", "atr", "stoch", "vwap", "obv")
 
 
 class _Params(BaseModel):

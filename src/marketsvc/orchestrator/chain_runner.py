@@ -2,9 +2,9 @@
 fallback to the next provider on unavailable / rate-limited / deadline errors, and the
 "symbol not found" rules.
 
-A not-found answer from an *authoritative* provider ends the chain (CoinGecko knows every
-listed coin; the stock providers know every US ticker); from a partial catalogue (Binance only
-lists its trading pairs) it only moves on to the next provider.
+A not-found answer from a provider that declares itself authoritative for the asset class
+(``ProviderInfo.authoritative_not_found``) ends the chain; from a partial catalogue (Binance
+only lists its trading pairs) it only moves on to the next provider.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from marketsvc.breaker import BreakerPolicy, CircuitBreaker
 from marketsvc.domain import AssetClass, Priority
 from marketsvc.errors import (
     AllProvidersFailedError,
@@ -30,18 +29,13 @@ from marketsvc.errors import (
     SymbolNotFoundError,
     UnsupportedError,
 )
+from marketsvc.orchestrator.breaker import BreakerPolicy, BreakerState, ProviderBreaker
 from marketsvc.planner import CallPlanner
 from marketsvc.providers import CALL_BUDGET
 from marketsvc.providers.base import Provider
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-
-# Providers whose "unknown symbol" is final for an asset class.
-AUTHORITATIVE_NOT_FOUND: dict[AssetClass, frozenset[str]] = {
-    AssetClass.CRYPTO: frozenset({"coingecko", "coinmarketcap"}),
-    AssetClass.STOCK: frozenset({"finnhub", "polygon", "yahoo", "tiingo"}),
-}
 
 # Failures that say something about the provider's health (they feed the breaker).
 _HEALTH_FAILURES = (ProviderUnavailableError, BadDataError, ProviderAuthError)
@@ -91,15 +85,15 @@ class ChainRunner:
         breaker_policy: BreakerPolicy | None = None,
         deadline_seconds: float = 15.0,
         fallback_after: float = 2.0,
-        clock: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.providers = providers
         self.planner = planner
         self.deadline_seconds = deadline_seconds
         self.fallback_after = fallback_after
-        self._clock = clock
+        self._monotonic = monotonic
         policy = breaker_policy or BreakerPolicy()
-        self.breakers = {name: CircuitBreaker(policy, clock) for name in providers}
+        self.breakers = {name: ProviderBreaker(policy, monotonic) for name in providers}
         self.stats = {name: ProviderCallStats() for name in providers}
         # Providers whose batch endpoint the key's plan refused: single calls from then on.
         self.no_batch: set[str] = set()
@@ -214,9 +208,6 @@ class ChainRunner:
         failures: list[str] = []
         not_found: list[str] = []
         retry_after: float | None = None
-        authoritative = (
-            AUTHORITATIVE_NOT_FOUND.get(asset_class, frozenset()) if asset_class else frozenset()
-        )
         for i, name in enumerate(chain):
             now = self.planner.now()
             if now >= deadline:
@@ -239,7 +230,7 @@ class ChainRunner:
                 )
             except SymbolNotFoundError:
                 not_found.append(name)
-                if name in authoritative:
+                if asset_class in self.providers[name].info.authoritative_not_found:
                     raise NotFoundError(symbol) from None
                 continue
             except UnsupportedError:
@@ -291,6 +282,30 @@ class ChainRunner:
 
         answers = await asyncio.gather(*(one(n) for n in chain))
         return {name: answer for name, answer in answers if answer is not None}
+
+    def breaker_states(self) -> dict[str, BreakerState]:
+        return {name: breaker.state for name, breaker in self.breakers.items()}
+
+    async def probe_providers(self) -> dict[str, str]:
+        """The cheapest call (``health``) to every provider whose circuit is not open, at LOW
+        priority; ``ok`` or the failure's kind per provider. A success or failure feeds the
+        breaker like any call, so a recovered provider closes its circuit."""
+
+        async def one(name: str) -> tuple[str, str]:
+            try:
+                await self.call_one(
+                    name,
+                    "health",
+                    lambda p: p.health(),
+                    priority=Priority.LOW,
+                    deadline=self.deadline(Priority.LOW),
+                )
+            except (ProviderError, PlannerError) as exc:
+                return name, getattr(exc, "kind", type(exc).__name__)
+            return name, "ok"
+
+        names = [n for n, b in self.breakers.items() if b.state is not BreakerState.OPEN]
+        return dict(await asyncio.gather(*(one(n) for n in names)))
 
     def health(self) -> dict[str, Any]:
         """Each provider: up / degraded / down from its breaker and recent success rate."""

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from marketsvc.domain import RateLimit
-from marketsvc.planner.bucket import MIN_WAIT, SlidingWindowLimiter
+from marketsvc.planner.window import MIN_WAIT, SlidingWindowLimiter
 
 
 def approx(expected: float) -> object:

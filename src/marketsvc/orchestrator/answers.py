@@ -1,24 +1,56 @@
-"""Answering through the tiered cache: turn a loader of domain data into an Envelope, with
-force-refresh (read past the cache, write back, fall back to what is held if upstream fails)
-and the usage counters the statistics report."""
+"""The orchestrator's answers: the ``Envelope`` (data plus where it came from and how fresh it
+is), how freshness is judged, and ``CachedAnswers``, which turns a loader of domain data into
+an Envelope through the tiered cache (force-refresh reads past the cache, writes back, and
+falls back to what is held if upstream fails) while counting usage for the statistics."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from cachetools import LRUCache
 
-from marketsvc import serialize
 from marketsvc.cache.base import CacheKey
 from marketsvc.cache.policy import CachePolicy, CacheResult
 from marketsvc.cache.tiered import TieredCache
 from marketsvc.domain import DataType, Freshness
-from marketsvc.envelope import Envelope, freshness_of
 from marketsvc.errors import InvalidInputError, MarketsvcError, NotFoundError
-from marketsvc.usage import UsageTracker
+from marketsvc.orchestrator import serialize
+from marketsvc.orchestrator.usage import UsageTracker
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A data answer plus where it came from and how fresh it is. ``payload`` is the data as
+    JSON object bytes, exactly as cached, so the hot path can send it without a round trip
+    through Python objects."""
+
+    payload: bytes
+    source: str
+    cached: bool
+    freshness: Freshness
+    age_seconds: float
+    fetched_at: datetime
+    tier: str = "upstream"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return serialize.loads(self.payload)
+
+
+def freshness_of(native: Freshness, age: float, stale: bool) -> Freshness:
+    """A provider's native freshness, downgraded by the answer's age."""
+    if stale:
+        return Freshness.STALE
+    if age < 5 and native is Freshness.REALTIME:
+        return Freshness.REALTIME
+    if age < 60 and native in (Freshness.REALTIME, Freshness.NEAR_REALTIME):
+        return Freshness.NEAR_REALTIME
+    return Freshness.DELAYED
 
 
 class CachedAnswers:
