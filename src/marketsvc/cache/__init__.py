@@ -22,9 +22,11 @@ from marketsvc.cache._breaker import TierBreaker
 from marketsvc.cache._invalidation import InvalidationReport
 from marketsvc.cache.base import (
     KEY_ROOT,
+    BatchLoader,
     CacheEntry,
     CacheKey,
     CacheTier,
+    Loader,
     TierError,
     TierUsage,
     invalidation_prefixes,
@@ -34,7 +36,7 @@ from marketsvc.cache.database import DatabaseTier
 from marketsvc.cache.memory import MemoryTier
 from marketsvc.cache.policy import CachePolicy, CacheResult, default_policies
 from marketsvc.cache.redis import RedisTier
-from marketsvc.cache.tiered import BatchLoader, Loader, TieredCache
+from marketsvc.cache.tiered import TieredCache
 
 __all__ = [
     "KEY_ROOT",

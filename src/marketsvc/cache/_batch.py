@@ -12,10 +12,11 @@ upstream batch call is already the cheap path and waiting on per-key leases woul
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
-from marketsvc.cache.base import CacheEntry, CacheKey
+from marketsvc.cache._singleflight import SingleFlight
+from marketsvc.cache._stack import TierStack
+from marketsvc.cache.base import NOT_FOUND, BatchLoader, CacheEntry, CacheKey, Loaded, Loader
 from marketsvc.cache.policy import (
     CachePolicy,
     CacheResult,
@@ -23,12 +24,12 @@ from marketsvc.cache.policy import (
     negative_entry,
     raise_negative,
 )
-from marketsvc.errors import AllProvidersFailedError, NotFoundError, SymbolNotFoundError
+from marketsvc.cache.stats import RequestCounters, tally
+from marketsvc.errors import AllProvidersFailedError
 
-if TYPE_CHECKING:
-    from marketsvc.cache.tiered import BatchLoader, Loaded, Loader, TieredCache
-
-_NOT_FOUND = (SymbolNotFoundError, NotFoundError)
+_NOT_FOUND = NOT_FOUND
+# TieredCache.serve: answer from an entry if the freshness rules allow, else None.
+Serve = Callable[[str, CacheEntry, str, Loader, CachePolicy, float], CacheResult | None]
 
 
 def _single(loader: BatchLoader, key: CacheKey) -> Loader:
@@ -46,18 +47,24 @@ def _single(loader: BatchLoader, key: CacheKey) -> Loader:
 
 
 async def load_batch(
-    cache: TieredCache, keys: Sequence[CacheKey], loader: BatchLoader, policy: CachePolicy
+    stack: TierStack,
+    loads: SingleFlight[str, Loaded],
+    serve: Serve,
+    counters: RequestCounters,
+    keys: Sequence[CacheKey],
+    loader: BatchLoader,
+    policy: CachePolicy,
 ) -> dict[CacheKey, CacheResult | Exception]:
     wanted = {key.text: key for key in keys}
-    cache.counters.requests += len(wanted)
-    now = cache.clock()
+    counters.requests += len(wanted)
+    now = stack.clock()
     done: dict[str, CacheResult | Exception] = {}
     held: dict[str, tuple[CacheEntry, str]] = {}
     todo = list(wanted)
-    for i, label in enumerate(cache.labels):
+    for i, label in enumerate(stack.labels):
         if not todo:
             break
-        found = await cache.tier_get_many(i, todo)
+        found = await stack.get_many(i, todo)
         promote: list[tuple[str, CacheEntry]] = []
         rest: list[str] = []
         for k, entry in zip(todo, found, strict=True):
@@ -68,7 +75,7 @@ async def load_batch(
             if i:
                 promote.append((k, entry))
             try:
-                result = cache.serve(k, entry, label, _single(loader, wanted[k]), policy, now)
+                result = serve(k, entry, label, _single(loader, wanted[k]), policy, now)
             except _NOT_FOUND as exc:
                 done[k] = exc
                 continue
@@ -78,38 +85,43 @@ async def load_batch(
             else:
                 done[k] = result
         if promote:
-            await cache.write(promote, upto=i)
+            await stack.write(promote, upto=i)
         todo = rest
     if todo:
-        outcomes = await _load(cache, [wanted[k] for k in todo], loader, policy)
-        now = cache.clock()
+        outcomes = await _load(stack, loads, counters, [wanted[k] for k in todo], loader, policy)
+        now = stack.clock()
         for k, outcome in outcomes.items():
             done[k] = _result(outcome, held.get(k), now)
     for answer in done.values():
         if isinstance(answer, CacheResult):
-            cache.tally(answer)
+            tally(counters, answer)
         elif isinstance(answer, _NOT_FOUND):
-            cache.counters.not_found += 1
+            counters.not_found += 1
         else:
-            cache.counters.failed += 1
+            counters.failed += 1
     return {key: done[k] for k, key in wanted.items()}
 
 
 async def _load(
-    cache: TieredCache, keys: list[CacheKey], loader: BatchLoader, policy: CachePolicy
+    stack: TierStack,
+    loads: SingleFlight[str, Loaded],
+    counters: RequestCounters,
+    keys: list[CacheKey],
+    loader: BatchLoader,
+    policy: CachePolicy,
 ) -> dict[str, Loaded | BaseException]:
     mine: dict[str, asyncio.Future[Loaded]] = {}
     theirs: dict[str, asyncio.Future[Loaded]] = {}
     for key in keys:
-        fut = cache.loads.claim(key.text)
+        fut = loads.claim(key.text)
         if fut is not None:
             mine[key.text] = fut
-        elif (joined := cache.loads.join(key.text)) is not None:
+        elif (joined := loads.join(key.text)) is not None:
             theirs[key.text] = joined
     outcomes: dict[str, Loaded | BaseException] = {}
     if mine:
         claimed = [key for key in keys if key.text in mine]
-        outcomes.update(await _run(cache, claimed, mine, loader, policy))
+        outcomes.update(await _run(stack, loads, counters, claimed, mine, loader, policy))
     if theirs:
         got = await asyncio.gather(
             *(asyncio.shield(fut) for fut in theirs.values()), return_exceptions=True
@@ -119,7 +131,9 @@ async def _load(
 
 
 async def _run(
-    cache: TieredCache,
+    stack: TierStack,
+    loads: SingleFlight[str, Loaded],
+    counters: RequestCounters,
     keys: list[CacheKey],
     mine: dict[str, asyncio.Future[Loaded]],
     loader: BatchLoader,
@@ -127,14 +141,14 @@ async def _run(
 ) -> dict[str, Loaded | BaseException]:
     outcomes: dict[str, Loaded | BaseException] = {}
     try:
-        cache.counters.loads += 1
+        counters.loads += 1
         try:
             answers = await loader(keys)
         except Exception as exc:
-            cache.counters.load_errors += 1
+            counters.load_errors += 1
             outcomes = {key.text: exc for key in keys}
             return outcomes
-        now = cache.clock()
+        now = stack.clock()
         writes: list[tuple[str, CacheEntry]] = []
         for key in keys:
             answer = answers.get(key)
@@ -148,7 +162,7 @@ async def _run(
                 entry = policy.entry(answer[0], answer[1], now)
                 writes.append((key.text, entry))
                 outcomes[key.text] = (entry, "upstream")
-        await cache.write(writes)
+        await stack.write(writes)
         return outcomes
     finally:
         # Settle every claimed flight — with the outcome, or cancelled when we were — so no
@@ -156,11 +170,11 @@ async def _run(
         for k, fut in mine.items():
             out = outcomes.get(k)
             if out is None:
-                cache.loads.settle(k, fut, error=asyncio.CancelledError())
+                loads.settle(k, fut, error=asyncio.CancelledError())
             elif isinstance(out, BaseException):
-                cache.loads.settle(k, fut, error=out)
+                loads.settle(k, fut, error=out)
             else:
-                cache.loads.settle(k, fut, out)
+                loads.settle(k, fut, out)
 
 
 def _result(

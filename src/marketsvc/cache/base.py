@@ -30,7 +30,7 @@ a tier only stores and returns bytes with their timestamps.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 from urllib.parse import quote
@@ -38,7 +38,12 @@ from urllib.parse import quote
 import orjson
 
 from marketsvc.domain import DataType
-from marketsvc.errors import InvalidInputError, MarketsvcError
+from marketsvc.errors import (
+    InvalidInputError,
+    MarketsvcError,
+    NotFoundError,
+    SymbolNotFoundError,
+)
 
 # Bump the version when the key layout or an encoding changes: old keys then simply miss.
 KEY_ROOT = "marketsvc:v1:"
@@ -191,3 +196,14 @@ class CacheTier(Protocol):
     async def clear(self, prefix: str) -> int: ...
 
     async def usage(self) -> TierUsage: ...
+
+
+# What a read-through loads with: one key's (payload, source), or many keys' answers (each an
+# exception of its own on failure).
+Loader = Callable[[], Awaitable[tuple[bytes, str]]]
+BatchLoader = Callable[
+    [Sequence[CacheKey]], Awaitable[Mapping[CacheKey, tuple[bytes, str] | Exception]]
+]
+Loaded = tuple[CacheEntry, str]  # the entry and the tier label that supplied it
+# "Unknown symbol" answers: cached briefly as negative entries, never served stale.
+NOT_FOUND = (SymbolNotFoundError, NotFoundError)

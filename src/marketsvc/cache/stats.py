@@ -8,6 +8,7 @@ import asyncio
 from dataclasses import asdict, dataclass
 
 from marketsvc.cache.base import CacheTier, TierError, TierUsage
+from marketsvc.cache.policy import CacheResult
 
 
 def hit_rate(hits: int, total: int) -> float:
@@ -46,6 +47,16 @@ class RequestCounters:
     invalidations: int = 0
     remote_invalidations: int = 0
     l1_flushes: int = 0
+
+
+def tally(counters: RequestCounters, result: CacheResult) -> None:
+    """Count one answer served from the cache (fresh, stale, or stale because of an error)."""
+    if result.cached:
+        counters.cache_hits += 1
+    if result.stale:
+        counters.stale_served += 1
+    if result.error is not None:
+        counters.stale_if_error += 1
 
 
 def tier_stats(

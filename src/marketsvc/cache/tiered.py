@@ -19,17 +19,21 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from marketsvc.cache._batch import load_batch
 from marketsvc.cache._invalidation import InvalidationReport, clear_everywhere
 from marketsvc.cache._singleflight import SingleFlight
+from marketsvc.cache._stack import TierStack
 from marketsvc.cache.base import (
     KEY_ROOT,
+    NOT_FOUND,
+    BatchLoader,
     CacheEntry,
     CacheKey,
     CacheTier,
-    TierError,
+    Loaded,
+    Loader,
     invalidation_prefixes,
 )
 from marketsvc.cache.coordination import RedisCoordination
@@ -42,22 +46,15 @@ from marketsvc.cache.policy import (
 )
 from marketsvc.cache.stats import (
     RequestCounters,
-    TierCounters,
     measure,
     overall_stats,
+    tally,
     tier_stats,
 )
 from marketsvc.domain import DataType
-from marketsvc.errors import NotFoundError, SymbolNotFoundError
 
 log = logging.getLogger(__name__)
 
-Loader = Callable[[], Awaitable[tuple[bytes, str]]]
-BatchLoader = Callable[
-    [Sequence[CacheKey]], Awaitable[Mapping[CacheKey, tuple[bytes, str] | Exception]]
-]
-Loaded = tuple[CacheEntry, str]  # the entry and the tier label that supplied it
-NOT_FOUND = (SymbolNotFoundError, NotFoundError)
 _MAX_BLOCKED = 4096
 
 
@@ -71,14 +68,9 @@ class TieredCache:
         refresh_backoff: float = 5.0,
         labels: Sequence[str] | None = None,
     ) -> None:
-        if not tiers:
-            raise ValueError("TieredCache needs at least one tier")
-        self.tiers = list(tiers)
-        # What answers report as their tier ("l1", "l2", "l3"); by position unless told, so a
-        # deployment without Redis can still call its SQL tier "l3".
-        self.labels = list(labels) if labels else [f"l{i + 1}" for i in range(len(self.tiers))]
-        if len(self.labels) != len(self.tiers):
-            raise ValueError("TieredCache needs one label per tier")
+        self.stack = TierStack(tiers, labels, clock)
+        self.tiers = self.stack.tiers
+        self.labels = self.stack.labels
         self.clock = clock
         self.coordination = coordination
         self._lease_tier = 0
@@ -86,7 +78,7 @@ class TieredCache:
             if coordination.tier not in self.tiers:
                 raise ValueError("the coordination's RedisTier must be one of the tiers")
             self._lease_tier = self.tiers.index(coordination.tier)
-        self.tier_counters = [TierCounters() for _ in self.tiers]
+        self.tier_counters = self.stack.counters
         self.counters = RequestCounters()
         self.fills: SingleFlight[str, CacheResult] = SingleFlight()
         self.loads: SingleFlight[str, Loaded] = SingleFlight()
@@ -100,60 +92,9 @@ class TieredCache:
         self._writes: set[asyncio.Future[None]] = set()
         self._listener: asyncio.Task[None] | None = None
 
-    # -- tier access: every failure is counted, none is raised ---------------------------------
-
-    def tier_failed(self, i: int, exc: Exception) -> None:
-        self.tier_counters[i].failed(exc)
-        if not isinstance(exc, TierError):
-            # Not a backend outage but a bug in a tier: still skipped, but say so loudly.
-            log.warning("cache tier %s raised %s", self.labels[i], type(exc).__name__, exc_info=exc)
-
-    async def tier_get_many(self, i: int, keys: Sequence[str]) -> list[CacheEntry | None]:
-        counters = self.tier_counters[i]
-        try:
-            found = await self.tiers[i].get_many(keys)
-        except Exception as exc:
-            self.tier_failed(i, exc)
-            return [None] * len(keys)
-        hits = sum(entry is not None for entry in found)
-        counters.hits += hits
-        counters.misses += len(keys) - hits
-        return found
-
-    async def _get(self, i: int, key: str, *, count: bool = True) -> CacheEntry | None:
-        counters = self.tier_counters[i]
-        try:
-            entry = await self.tiers[i].get(key)
-        except Exception as exc:
-            self.tier_failed(i, exc)
-            return None
-        if count:
-            if entry is None:
-                counters.misses += 1
-            else:
-                counters.hits += 1
-        return entry
-
-    async def _set(self, i: int, items: Sequence[tuple[str, CacheEntry]]) -> None:
-        tier = self.tiers[i]
-        try:
-            if len(items) == 1:
-                stored = int(await tier.set(*items[0]))
-            else:
-                stored = await tier.set_many(items)
-        except Exception as exc:
-            self.tier_failed(i, exc)
-            return
-        self.tier_counters[i].writes += stored
-
     async def write(self, items: Sequence[tuple[str, CacheEntry]], upto: int | None = None) -> None:
         """Write to tiers ``[0, upto)`` (all by default): L1 first, the rest concurrently."""
-        n = len(self.tiers) if upto is None else upto
-        if n < 1 or not items:
-            return
-        await self._set(0, items)
-        if n > 1:
-            await asyncio.gather(*(self._set(i, items) for i in range(1, n)))
+        await self.stack.write(items, upto)
 
     # -- one key -------------------------------------------------------------------------------
 
@@ -162,7 +103,7 @@ class TieredCache:
         k = key.text
         self.counters.requests += 1
         try:
-            entry = await self._get(0, k)
+            entry = await self.stack.get(0, k)
             result = None
             if entry is not None:
                 result = self.serve(k, entry, self.labels[0], loader, policy, self.clock())
@@ -175,17 +116,8 @@ class TieredCache:
         except Exception:
             self.counters.failed += 1
             raise
-        self.tally(result)
+        tally(self.counters, result)
         return result
-
-    def tally(self, result: CacheResult) -> None:
-        counters = self.counters
-        if result.cached:
-            counters.cache_hits += 1
-        if result.stale:
-            counters.stale_served += 1
-        if result.error is not None:
-            counters.stale_if_error += 1
 
     def serve(
         self, k: str, entry: CacheEntry, label: str, loader: Loader, policy: CachePolicy, now: float
@@ -211,7 +143,7 @@ class TieredCache:
         held_label = self.labels[0]
         now = self.clock()
         for i in range(1, len(self.tiers)):
-            entry = await self._get(i, k)
+            entry = await self.stack.get(i, k)
             if entry is None or (held is not None and entry.fetched_at <= held.fetched_at):
                 continue
             await self.write([(k, entry)], upto=i)  # promote
@@ -253,7 +185,7 @@ class TieredCache:
                 # Double check under the lease: a peer may have refreshed the key between our
                 # tier reads and our lease (each replica's stale entry expires at the same
                 # instant, so they all try at once).
-                fresher = await self._get(self._lease_tier, k, count=False)
+                fresher = await self.stack.get(self._lease_tier, k, count=False)
                 if (
                     fresher is not None
                     and fresher.is_fresh(self.clock())
@@ -277,7 +209,7 @@ class TieredCache:
         i = self._lease_tier
         while loop.time() < deadline:
             await asyncio.sleep(coord.poll_interval)
-            entry = await self._get(i, k, count=False)
+            entry = await self.stack.get(i, k, count=False)
             if entry is not None and (held is None or entry.fetched_at > held.fetched_at):
                 await self.write([(k, entry)], upto=i)
                 return entry
@@ -311,7 +243,9 @@ class TieredCache:
         return entry
 
     async def _write_below(self, k: str, entry: CacheEntry, first: int) -> None:
-        await asyncio.gather(*(self._set(i, [(k, entry)]) for i in range(first, len(self.tiers))))
+        await asyncio.gather(
+            *(self.stack.set(i, [(k, entry)]) for i in range(first, len(self.tiers)))
+        )
 
     async def drain_writes(self) -> None:
         """Wait for write-backs still in flight (shutdown, tests)."""
@@ -361,7 +295,9 @@ class TieredCache:
     ) -> dict[CacheKey, CacheResult | Exception]:
         """``get_or_load`` for many keys: one ``get_many`` per tier (one MGET on Redis) and one
         ``loader`` call for every key no tier could answer. Per-key errors are returned."""
-        return await load_batch(self, keys, loader, policy)
+        return await load_batch(
+            self.stack, self.loads, self.serve, self.counters, keys, loader, policy
+        )
 
     async def warm(self, items: Sequence[tuple[CacheKey, bytes, str]], policy: CachePolicy) -> int:
         """Write values fetched elsewhere (prefetch, streams) to every tier as fresh."""
