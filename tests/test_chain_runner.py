@@ -19,7 +19,7 @@ from marketsvc.errors import (
     RateLimitedError,
     SymbolNotFoundError,
 )
-from marketsvc.orchestrator.chain_runner import ChainRunner
+from marketsvc.orchestrator.chain_runner import BatchSpec, ChainRunner
 from marketsvc.planner import CallPlanner, LocalLimiter, RetryPolicy
 from marketsvc.providers.base import ProviderInfo
 
@@ -172,7 +172,7 @@ async def test_refused_batch_endpoint_falls_back_to_single_calls(planner: CallPl
             symbol="AAPL",
             asset_class=AssetClass.STOCK,
             priority=Priority.MEDIUM,
-            batch_item="AAPL",
+            batch=BatchSpec.quotes("AAPL", AssetClass.STOCK),
         )
 
     quote, source = await ask()

@@ -34,7 +34,7 @@ from marketsvc.db.candles import CandleRepository
 from marketsvc.db.engine import create_engine
 from marketsvc.db.migrate import upgrade_async
 from marketsvc.jobs.refresh import default_jobs
-from marketsvc.jobs.scheduler import JobScheduler, JobSpec
+from marketsvc.jobs.scheduler import JobScheduler
 from marketsvc.metrics import ServiceMetrics
 from marketsvc.orchestrator import DataOrchestrator
 from marketsvc.orchestrator.breaker import BreakerPolicy
@@ -152,10 +152,7 @@ async def open_container(
         stack.push_async_callback(orchestrator.aclose)
         scheduler: JobScheduler | None = None
         if settings.scheduler_enabled:
-            specs = default_jobs(orchestrator, settings)
-            db_tier = next(t for t in cache.tiers if isinstance(t, DatabaseTier))
-            specs.append(JobSpec("cache_sweep", 3600.0, db_tier.sweep))
-            scheduler = JobScheduler(specs, redis=redis_client)
+            scheduler = JobScheduler(default_jobs(orchestrator, settings), redis=redis_client)
             await scheduler.start()
             stack.push_async_callback(scheduler.aclose)
         log.info(

@@ -318,6 +318,20 @@ class TieredCache:
             prefixes, self.tiers, self.labels, self.tier_counters, self.coordination
         )
 
+    async def sweep(self) -> dict[str, int]:
+        """Delete entries past their stale horizon from the tiers that keep them until asked
+        (the SQL tier; L1 evicts by size and Redis expires keys on its own)."""
+        swept: dict[str, int] = {}
+        for i, tier in enumerate(self.tiers):
+            sweep = getattr(tier, "sweep", None)
+            if sweep is None:
+                continue
+            try:
+                swept[self.labels[i]] = int(await sweep())
+            except Exception as exc:
+                self.stack.failed(i, exc)
+        return swept
+
     async def _on_remote_clear(self, prefixes: list[str]) -> None:
         self.counters.remote_invalidations += 1
         for prefix in prefixes:

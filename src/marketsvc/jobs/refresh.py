@@ -109,4 +109,5 @@ def default_jobs(orch: DataOrchestrator, settings: Settings) -> list[JobSpec]:
         JobSpec(
             "validation", settings.job_validation_interval, lambda: validate_watchlist(orch, both)
         ),
+        JobSpec("cache_sweep", 3600.0, orch.sweep_cache),
     ]

@@ -52,6 +52,22 @@ class ProviderCallStats:
     last_success_at: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class BatchSpec:
+    """Says that a one-symbol call may be merged with others into one multi-symbol call
+    (``Provider.quotes(items, asset_class)``) on providers that have a batch endpoint. The
+    caller states it; the runner never switches operation on its own. ``key`` groups the
+    calls the planner may merge."""
+
+    key: str
+    item: str
+    asset_class: AssetClass
+
+    @classmethod
+    def quotes(cls, symbol: str, asset_class: AssetClass) -> BatchSpec:
+        return cls(f"quotes:{asset_class.value}", symbol, asset_class)
+
+
 class _GrantedCall:
     """The first request of a granted call is paid for; every further one is spent from the
     provider's budget before it goes out."""
@@ -111,7 +127,7 @@ class ChainRunner:
         *,
         priority: Priority,
         deadline: float,
-        batch: tuple[str, str, AssetClass] | None = None,
+        batch: BatchSpec | None = None,
     ) -> T:
         """One provider, through its breaker and the planner; records stats and health."""
         provider = self.providers[name]
@@ -123,16 +139,16 @@ class ChainRunner:
         batched = batch is not None and provider.info.max_batch > 1 and name not in self.no_batch
         try:
             if batch is not None and batched:
-                op_key, item, asset_class = batch
+                spec = batch
 
                 async def run_batch(items: list[str]) -> Mapping[str, Any]:
                     budget = _GrantedCall(self.planner, name, deadline)
-                    return await _budgeted(budget, provider.quotes(items, asset_class))
+                    return await _budgeted(budget, provider.quotes(items, spec.asset_class))
 
                 result: T = await self.planner.call_batched(
                     name,
-                    op_key,
-                    item,
+                    spec.key,
+                    spec.item,
                     run_batch,
                     max_batch=provider.info.max_batch,
                     weight_for=lambda n: provider.weight("quotes", n),
@@ -201,7 +217,7 @@ class ChainRunner:
         symbol: str,
         asset_class: AssetClass | None,
         priority: Priority,
-        batch_item: str | None = None,
+        batch: BatchSpec | None = None,
     ) -> tuple[T, str]:
         """First provider in ``chain`` that answers; (result, provider name)."""
         deadline = self.deadline(priority)
@@ -219,11 +235,6 @@ class ChainRunner:
             step_deadline = deadline
             if priority <= Priority.MEDIUM and i < len(chain) - 1:
                 step_deadline = min(deadline, now + self.fallback_after)
-            batch = (
-                (f"{operation}:{asset_class}", batch_item, asset_class)
-                if (batch_item and asset_class)
-                else None
-            )
             try:
                 result = await self.call_one(
                     name, operation, fn, priority=priority, deadline=step_deadline, batch=batch
@@ -265,7 +276,7 @@ class ChainRunner:
         fn: Callable[[Provider], Awaitable[T]],
         *,
         priority: Priority,
-        batch: tuple[str, str, AssetClass] | None = None,
+        batch: BatchSpec | None = None,
     ) -> dict[str, T]:
         """Ask every provider of ``chain`` at once; the answers of those that answered, in
         chain order (cross-provider validation, news aggregation)."""

@@ -36,7 +36,7 @@ from marketsvc.orchestrator import serialize
 from marketsvc.orchestrator.aggregate import merge_articles, validate_prices
 from marketsvc.orchestrator.answers import CachedAnswers, Envelope
 from marketsvc.orchestrator.breaker import BreakerState
-from marketsvc.orchestrator.chain_runner import ChainRunner
+from marketsvc.orchestrator.chain_runner import BatchSpec, ChainRunner
 from marketsvc.orchestrator.chains import chain_for
 from marketsvc.orchestrator.history_source import HistorySource
 from marketsvc.orchestrator.usage import UsageTracker
@@ -112,7 +112,7 @@ class DataOrchestrator:
                 symbol=inst.symbol,
                 asset_class=inst.asset_class,
                 priority=priority,
-                batch_item=inst.symbol,
+                batch=BatchSpec.quotes(inst.symbol, inst.asset_class),
             )
             return serialize.quote_data(quote), source
 
@@ -141,7 +141,7 @@ class DataOrchestrator:
             "quote",
             lambda p: p.quote(inst.symbol, inst.asset_class),
             priority=priority,
-            batch=(f"quote:{inst.asset_class}", inst.symbol, inst.asset_class),
+            batch=BatchSpec.quotes(inst.symbol, inst.asset_class),
         )
         prices = {name: q.price for name, q in quotes.items()}
         return validate_prices(prices, self.max_spread_pct).as_dict()
@@ -348,6 +348,10 @@ class DataOrchestrator:
                 cleared[tier] = cleared.get(tier, 0) + count
             cleared["failed_tiers"] = sorted({*cleared["failed_tiers"], *report.failed})
         return cleared
+
+    async def sweep_cache(self) -> dict[str, int]:
+        """Drop expired entries from the durable cache tier (a scheduled job)."""
+        return await self.cache.sweep()
 
     def spawn(self, coro: Awaitable[Any]) -> None:
         """Run background work (prefetch); the task is kept until it ends."""
