@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.routing import APIRoute
 
-from marketsvc.api.admin import require_admin
+from marketsvc.api.auth import require_admin
 from marketsvc.app import create_app
 from marketsvc.config import Settings
 

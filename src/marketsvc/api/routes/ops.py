@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from marketsvc.api import stats as stats_views
-from marketsvc.api.admin import require_admin
+from marketsvc.api.auth import require_admin
 from marketsvc.api.deps import ContainerDep
 from marketsvc.api.params import dispatch
 from marketsvc.api.schemas import (
