@@ -12,6 +12,7 @@ from fastapi import Response
 
 from marketsvc.container import Container
 from marketsvc.orchestrator import Envelope
+from marketsvc.orchestrator.serialize import iso_z
 
 
 def envelope_body(env: Envelope, sandbox: bool) -> dict[str, Any]:
@@ -21,7 +22,7 @@ def envelope_body(env: Envelope, sandbox: bool) -> dict[str, Any]:
         cached=env.cached,
         freshness=env.freshness.value,
         age_seconds=round(env.age_seconds, 3),
-        fetched_at=env.fetched_at.isoformat(),
+        fetched_at=iso_z(env.fetched_at),
     )
     body.update(env.extra)
     if sandbox:
@@ -37,7 +38,7 @@ def envelope_json(env: Envelope, sandbox: bool) -> bytes:
         "cached": env.cached,
         "freshness": env.freshness.value,
         "age_seconds": round(env.age_seconds, 3),
-        "fetched_at": env.fetched_at.isoformat(),
+        "fetched_at": iso_z(env.fetched_at),
         **env.extra,
     }
     if sandbox:

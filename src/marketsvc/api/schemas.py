@@ -24,6 +24,16 @@ class EnvelopeFields(BaseModel):
     sandbox: bool | None = Field(
         default=None, description="Present and true when the data is synthetic (sandbox mode)"
     )
+    freshness_reason: str | None = Field(
+        default=None,
+        description="Why the data is less fresh than its provider's nature (e.g. an old quote)",
+    )
+    refresh_failed: bool | None = Field(
+        default=None,
+        description="Present and true when force_refresh could not reach any provider and a "
+        "held value is served (see age_seconds)",
+    )
+    refresh_error: str | None = Field(default=None, description="Why the refresh failed")
 
 
 class Validation(BaseModel):
@@ -77,7 +87,23 @@ class CandleOut(BaseModel):
     volume: float | None = None
 
 
-class HistoricalResponse(EnvelopeFields):
+class CandleSource(BaseModel):
+    provider: str = Field(description="The provider these candles came from")
+    from_: datetime = Field(alias="from", description="First candle from this provider")
+    to: datetime = Field(description="Last candle from this provider")
+    candles: int
+
+
+class StoredHistoryFields(BaseModel):
+    served_from: Literal["history_store"] = Field(
+        default="history_store", description="The candles were served by the history store"
+    )
+    providers: list[CandleSource] = Field(
+        default_factory=list, description="Which provider supplied which range of the candles"
+    )
+
+
+class HistoricalResponse(EnvelopeFields, StoredHistoryFields):
     symbol: str
     asset_class: str
     timespan: str
@@ -102,7 +128,7 @@ class NewsResponse(EnvelopeFields):
     providers: list[str] = Field(default_factory=list, description="Providers that answered")
 
 
-class TechnicalResponse(EnvelopeFields):
+class TechnicalResponse(EnvelopeFields, StoredHistoryFields):
     symbol: str
     asset_class: str
     timespan: str

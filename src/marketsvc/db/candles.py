@@ -8,10 +8,11 @@ forming when it was fetched.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -19,6 +20,16 @@ from marketsvc.db.tables import candles
 from marketsvc.domain import AssetClass, Candle, Interval
 
 _VALUES = ("open", "high", "low", "close", "volume", "source", "fetched_at")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSpan:
+    """Bars of one provider within a range: first and last bar start (epoch s) and count."""
+
+    source: str
+    first: int
+    last: int
+    count: int
 
 
 class CandleRepository:
@@ -103,6 +114,26 @@ class CandleRepository:
                 Candle(datetime.fromtimestamp(ts, tz=UTC), o, h, lo, c, v)
                 for ts, o, h, lo, c, v in result
             ]
+
+    async def spans(
+        self,
+        asset_class: AssetClass,
+        symbol: str,
+        interval: Interval,
+        start_ts: int,
+        end_ts: int,
+    ) -> list[SourceSpan]:
+        """Which provider supplied the bars starting in ``[start_ts, end_ts)``: one span per
+        source (first bar, last bar, count), in order of the first bar."""
+        query = (
+            select(candles.c.source, func.min(candles.c.ts), func.max(candles.c.ts), func.count())
+            .where(_key(asset_class, symbol, interval, start_ts, end_ts))
+            .group_by(candles.c.source)
+            .order_by(func.min(candles.c.ts))
+        )
+        async with self._engine.connect() as conn:
+            result = await conn.execute(query)
+            return [SourceSpan(str(src), int(lo), int(hi), int(n)) for src, lo, hi, n in result]
 
     async def timestamps(
         self,

@@ -121,18 +121,25 @@ def find_gaps(
     *,
     max_bars: int | None = None,
     covered: Sequence[Range] = (),
+    forming_ttl: float = 0.0,
 ) -> list[Range]:
     """The ``[start, end)`` pages to fetch so that ``[start, end)`` is complete at ``now``.
 
     ``stored`` maps each stored slot to its ``fetched_at``; ``covered`` lists merged ranges
-    already fetched after they settled (see :func:`settled_part`).
+    already fetched after they settled (see :func:`settled_part`). A stored bar that was
+    still forming counts as good enough while it is younger than ``forming_ttl`` seconds: a
+    repeated request within that time costs no upstream call.
     """
     if max_bars is not None and max_bars < 1:
         raise InvalidInputError(f"max_bars must be at least 1, got {max_bars}")
     slots = expected_slots(asset_class, interval, start, end, now)
     if slots.size == 0:
         return []
-    final = _final_mask(slots, stored, settle_times(slots, asset_class, interval))
+    settle: npt.NDArray[np.float64] = settle_times(slots, asset_class, interval).astype(np.float64)
+    if forming_ttl > 0:
+        # A bar fetched at t is accepted as if final when t >= min(settle, now - ttl).
+        settle = np.minimum(settle, now - forming_ttl)
+    final = _final_mask(slots, stored, settle)
     if covered:
         final |= _inside(slots, covered)
     missing = np.flatnonzero(~final)
@@ -202,7 +209,7 @@ def _date(ts: int) -> date:
 
 
 def _final_mask(
-    slots: IntArray, stored: Mapping[int, float], settle: IntArray
+    slots: IntArray, stored: Mapping[int, float], settle: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.bool_]:
     if not stored:
         return np.zeros(slots.size, dtype=np.bool_)

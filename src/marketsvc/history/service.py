@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cachetools import LRUCache
 
-from marketsvc.db.candles import CandleRepository
+from marketsvc.db.candles import CandleRepository, SourceSpan
 from marketsvc.domain import AssetClass, Candle, Interval
 from marketsvc.errors import InvalidInputError
 from marketsvc.history.gaps import (
@@ -34,6 +34,15 @@ from marketsvc.history.gaps import (
     slot_floor,
     weekly_from_daily,
 )
+
+# How long a stored bar that was still forming (today's day bar, this hour's bar) is served
+# before it is fetched again: a repeated request within it costs no upstream call.
+FORMING_TTL: dict[Interval, float] = {
+    Interval.MINUTE: 15.0,
+    Interval.HOUR: 60.0,
+    Interval.DAY: 60.0,
+    Interval.WEEK: 60.0,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +83,13 @@ class HistoryService:
         *,
         max_bars: MaxBars = 1000,
         remembered_keys: int = 4096,
+        forming_ttl: Mapping[Interval, float] | None = None,
     ) -> None:
         self._repo = repo
         self._fetch = fetch
         self._clock = clock
         self._max_bars = max_bars
+        self._forming_ttl = dict(FORMING_TTL if forming_ttl is None else forming_ttl)
         # Ranges fetched after they settled, per series: their missing bars do not exist.
         # In memory only (bounded); after a restart such a range is fetched once more.
         self._covered: LRUCache[_Key, list[Range]] = LRUCache(maxsize=remembered_keys)
@@ -134,6 +145,7 @@ class HistoryService:
                 now,
                 max_bars=self._page_size(asset_class, interval),
                 covered=self._covered.get(key, ()),
+                forming_ttl=self._forming_ttl.get(interval, 0.0),
             )
             for page in pages:
                 await self._fetch_page(key, page, now)
@@ -154,6 +166,20 @@ class HistoryService:
         done = settled_part(page, asset_class, interval, now)
         if done is not None:
             self._covered[key] = merge_ranges([*self._covered.get(key, ()), done])
+
+    async def sources(
+        self,
+        symbol: str,
+        asset_class: AssetClass,
+        interval: Interval,
+        start: datetime,
+        end: datetime,
+    ) -> list[SourceSpan]:
+        """Which providers the stored bars of ``[start, end)`` came from (week bars: their
+        day bars'), one span per provider."""
+        stored = Interval.DAY if interval is Interval.WEEK else interval
+        first = slot_floor(epoch(start), interval)
+        return await self._repo.spans(asset_class, symbol, stored, first, epoch(end))
 
     def _page_size(self, asset_class: AssetClass, interval: Interval) -> int:
         if callable(self._max_bars):

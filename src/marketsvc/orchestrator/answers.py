@@ -1,5 +1,5 @@
 """The orchestrator's answers: the ``Envelope`` (data plus where it came from and how fresh it
-is), how freshness is judged, and ``CachedAnswers``, which turns a loader of domain data into
+is) and ``CachedAnswers``, which turns a loader of domain data into
 an Envelope through the tiered cache (force-refresh reads past the cache, writes back, and
 falls back to what is held if upstream fails) while counting usage for the statistics."""
 
@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from cachetools import LRUCache
 
-from marketsvc.cache.base import CacheKey
+from marketsvc.cache.base import CacheEntry, CacheKey
 from marketsvc.cache.policy import CachePolicy, CacheResult
 from marketsvc.cache.tiered import TieredCache
 from marketsvc.domain import DataType, Freshness
 from marketsvc.errors import InvalidInputError, MarketsvcError, NotFoundError
 from marketsvc.orchestrator import serialize
+from marketsvc.orchestrator.freshness import judge
 from marketsvc.orchestrator.usage import UsageTracker
 
 
@@ -42,17 +43,6 @@ class Envelope:
         return serialize.loads(self.payload)
 
 
-def freshness_of(native: Freshness, age: float, stale: bool) -> Freshness:
-    """A provider's native freshness, downgraded by the answer's age."""
-    if stale:
-        return Freshness.STALE
-    if age < 5 and native is Freshness.REALTIME:
-        return Freshness.REALTIME
-    if age < 60 and native in (Freshness.REALTIME, Freshness.NEAR_REALTIME):
-        return Freshness.NEAR_REALTIME
-    return Freshness.DELAYED
-
-
 class CachedAnswers:
     def __init__(
         self,
@@ -60,11 +50,18 @@ class CachedAnswers:
         policies: Mapping[DataType, CachePolicy],
         usage: UsageTracker,
         clock: Callable[[], float] = time.time,
+        *,
+        provider_freshness: Mapping[str, Freshness] | None = None,
     ) -> None:
         self.cache = cache
         self.policies = dict(policies)
         self.usage = usage
         self._clock = clock
+        # Each provider's native quote freshness: an answer is judged by the provider that
+        # actually answered it, not by the first of its chain.
+        self._native = dict(provider_freshness or {})
+        # The data's own timestamp per (key, fetched_at), read once from the payload.
+        self._data_times: LRUCache[tuple[str, float], float | None] = LRUCache(maxsize=20_000)
         # Keys of parameterless requests (every price) are built once per symbol: hashing the
         # parameters is a measurable part of an L1 hit.
         self._plain_keys: LRUCache[tuple[DataType, str], CacheKey] = LRUCache(maxsize=20_000)
@@ -85,8 +82,10 @@ class CachedAnswers:
         load: Callable[[], Awaitable[tuple[dict[str, Any], str]]],
         *,
         force_refresh: bool,
-        native: Freshness,
+        native: Freshness | None = None,
     ) -> Envelope:
+        """``native``: the data's freshness by nature (history, news: delayed); ``None`` judges
+        it by the answering provider and the data's own ``timestamp`` (prices)."""
         key = self._key(data_type, cache_symbol, params)
 
         async def loader() -> tuple[bytes, str]:
@@ -104,15 +103,50 @@ class CachedAnswers:
             self.usage.active -= 1
         self.usage.answered(result.tier)
         entry = result.entry
+        extra: dict[str, Any] = {}
+        if native is None:
+            now = self._clock()
+            judged = judge(
+                self._native.get(entry.source, Freshness.DELAYED),
+                result.age_seconds,
+                result.stale,
+                data_time=self._data_time(key.text, entry),
+                now=now,
+                stock=cache_symbol.startswith("stock:"),
+            )
+            if judged.reason:
+                extra["freshness_reason"] = judged.reason
+            freshness = judged.freshness
+        else:
+            freshness = judge(native, result.age_seconds, result.stale).freshness
+        if force_refresh and result.error is not None:
+            # The refresh that was asked for did not happen: say so beside the held value.
+            extra["refresh_failed"] = True
+            extra["refresh_error"] = describe(result.error)
         return Envelope(
             payload=entry.payload,
             source=entry.source,
             cached=result.cached,
-            freshness=freshness_of(native, result.age_seconds, result.stale),
+            freshness=freshness,
             age_seconds=result.age_seconds,
             fetched_at=datetime.fromtimestamp(entry.fetched_at, tz=UTC),
             tier=result.tier,
+            extra=extra,
         )
+
+    def _data_time(self, key: str, entry: CacheEntry) -> float | None:
+        memo = (key, entry.fetched_at)
+        if memo in self._data_times:
+            return self._data_times[memo]
+        when: float | None = None
+        try:
+            stamp = serialize.loads(entry.payload).get("timestamp")
+            if isinstance(stamp, str):
+                when = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            when = None
+        self._data_times[memo] = when
+        return when
 
     async def refresh(
         self,
@@ -132,7 +166,17 @@ class CachedAnswers:
             async def failing() -> tuple[bytes, str]:
                 raise failure
 
-            return await self.cache.get_or_load(key, failing, policy)
+            held = await self.cache.get_or_load(key, failing, policy)
+            # A held value that is still fresh comes back without the failure attached; the
+            # refresh was asked for, so the answer must say that it failed either way.
+            return held if held.error is not None else replace(held, error=failure)
         fresh = policy.entry(payload, source, self._clock())
         await self.cache.write([(key.text, fresh)])
         return CacheResult(fresh, "upstream", stale=False, age_seconds=0.0)
+
+
+def describe(exc: BaseException) -> str:
+    """A failure in words a user understands (our errors' messages are written for that)."""
+    if isinstance(exc, MarketsvcError) and str(exc):
+        return str(exc)
+    return "the providers could not be reached"

@@ -8,13 +8,16 @@ import contextvars
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from marketsvc.cache.base import MAX_SOURCE_LENGTH
 from marketsvc.db.candles import CandleRepository
 from marketsvc.domain import AssetClass, Candle, Capability, Interval, Priority
 from marketsvc.errors import InvalidInputError
 from marketsvc.history import HistoryService
-from marketsvc.history.service import FetchedCandles
+from marketsvc.history.service import FORMING_TTL, FetchedCandles
 from marketsvc.orchestrator.chain_runner import ChainRunner
+from marketsvc.orchestrator.serialize import iso_z
 from marketsvc.providers.base import Provider
 from marketsvc.symbols import Instrument
 
@@ -108,6 +111,31 @@ class HistorySource:
             return await self.history.get(inst.symbol, inst.asset_class, interval, start, end)
         finally:
             _history_priority.reset(token)
+
+    async def provenance(
+        self, inst: Instrument, interval: Interval, start: datetime, end: datetime
+    ) -> tuple[str, dict[str, Any]]:
+        """The answer's ``source`` (the providers the candles came from, joined by ``+``) and
+        the fields that say the history store served them and which provider covered which
+        range."""
+        spans = await self.history.sources(inst.symbol, inst.asset_class, interval, start, end)
+        names = list(dict.fromkeys(s.source for s in spans))
+        source = "+".join(names)[:MAX_SOURCE_LENGTH] if names else "history"
+        return source, {
+            "served_from": "history_store",
+            "providers": [
+                {
+                    "provider": s.source,
+                    "from": iso_z(datetime.fromtimestamp(s.first, tz=UTC)),
+                    "to": iso_z(datetime.fromtimestamp(s.last, tz=UTC)),
+                    "candles": s.count,
+                }
+                for s in spans
+            ],
+        }
+
+    def forming_ttl(self, interval: Interval) -> float:
+        return FORMING_TTL.get(interval, 60.0)
 
     def range(
         self,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -11,13 +11,29 @@ import orjson
 from marketsvc.domain import Article, Candle, Fundamentals, Quote
 
 
+def iso_z(moment: datetime) -> str:
+    """ISO 8601 in UTC with ``Z``: the one timestamp format of every answer (contract)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    text = moment.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 def quote_data(q: Quote) -> dict[str, Any]:
+    change, change_percent = q.change, q.change_percent
+    # Some providers (Finnhub's documented quote sample, Yahoo off-hours) give the previous
+    # close but no change: derive it rather than answer null.
+    if q.previous_close:
+        if change is None:
+            change = q.price - q.previous_close
+        if change_percent is None:
+            change_percent = change / q.previous_close * 100.0
     return {
         "symbol": q.symbol,
         "price": q.price,
-        "change": q.change,
-        "change_percent": q.change_percent,
-        "timestamp": q.timestamp.isoformat(),
+        "change": change,
+        "change_percent": change_percent,
+        "timestamp": iso_z(q.timestamp),
         "currency": q.currency,
         "asset_class": q.asset_class.value,
         "volume": q.volume,
@@ -31,7 +47,7 @@ def quote_data(q: Quote) -> dict[str, Any]:
 
 def candle_data(c: Candle) -> dict[str, Any]:
     return {
-        "ts": c.ts.isoformat(),
+        "ts": iso_z(c.ts),
         "open": c.open,
         "high": c.high,
         "low": c.low,
@@ -44,7 +60,7 @@ def article_data(a: Article) -> dict[str, Any]:
     return {
         "title": a.title,
         "url": a.url,
-        "published_at": a.published_at.isoformat(),
+        "published_at": iso_z(a.published_at),
         "provider": a.provider,
         "source_name": a.source_name,
         "summary": a.summary,
@@ -74,5 +90,5 @@ def loads(payload: bytes) -> dict[str, Any]:
 
 def _default(value: object) -> object:
     if isinstance(value, datetime):
-        return value.isoformat()
+        return iso_z(value)
     raise TypeError(type(value).__name__)

@@ -68,7 +68,13 @@ class DataOrchestrator:
         self.max_spread_pct = max_spread_pct
         self._clock = clock
         self.usage = UsageTracker(clock)
-        self.answers = CachedAnswers(cache, policies, self.usage, clock)
+        self.answers = CachedAnswers(
+            cache,
+            policies,
+            self.usage,
+            clock,
+            provider_freshness={n: p.info.quote_freshness for n, p in self.providers.items()},
+        )
         self._background: set[asyncio.Task[Any]] = set()
         self._chains: dict[tuple[Capability, AssetClass | None], list[str]] = {}
 
@@ -116,21 +122,17 @@ class DataOrchestrator:
             )
             return serialize.quote_data(quote), source
 
-        native = self._native_freshness(chain)
+        # Freshness is judged by the provider that answered and the quote's own time.
         env = await self.answers.answer(
             DataType.PRICE,
             f"{inst.asset_class.value}:{inst.symbol}",
             {},
             load,
             force_refresh=force_refresh,
-            native=native,
         )
         if validate:
             env = await self._with_validation(env, inst, chain, priority)
         return env
-
-    def _native_freshness(self, chain: list[str]) -> Freshness:
-        return self.providers[chain[0]].info.quote_freshness if chain else Freshness.DELAYED
 
     async def validate_price(self, inst: Instrument, priority: Priority) -> dict[str, Any]:
         """Ask up to three providers of the chain for the same price and compare."""
@@ -194,19 +196,32 @@ class DataOrchestrator:
     ) -> Envelope:
         inst = resolve(raw_symbol, asset_class)
         self.usage.track(f"{inst.asset_class.value}:{inst.symbol}")
+        open_ended = end is None
+        asked_start = start
         start, end = self.source.range(start, end, days, interval)
 
         async def load() -> tuple[dict[str, Any], str]:
             bars = await self.source.candles(inst, interval, start, end, priority)
+            source, spans = await self.source.provenance(inst, interval, start, end)
             data = {
                 "symbol": inst.symbol,
                 "asset_class": inst.asset_class.value,
                 "timespan": interval.value,
                 "candles": [serialize.candle_data(c) for c in bars],
+                **spans,
             }
-            return data, "history"
+            return data, source
 
-        params = {"i": interval.value, "s": start.isoformat(), "e": end.isoformat()}
+        params: dict[str, object] = {"i": interval.value, "s": start.isoformat()}
+        if open_ended:
+            # "Up to now": one key per forming-bar period, not per second, so a repeat within
+            # it is a cache hit (and the forming bar is at most that old).
+            period = self.source.forming_ttl(interval)
+            params["e"] = f"now/{int(self._clock() // period)}"
+            if asked_start is None:
+                params["s"] = f"-{days}d"
+        else:
+            params["e"] = end.isoformat()
         return await self.answers.answer(
             DataType.HISTORICAL,
             f"{inst.asset_class.value}:{inst.symbol}",
@@ -237,15 +252,17 @@ class DataOrchestrator:
 
         async def load() -> tuple[dict[str, Any], str]:
             bars = await self.source.candles(inst, interval, start, end, priority)
+            source, spans = await self.source.provenance(inst, interval, start, end)
             data = {
                 "symbol": inst.symbol,
                 "asset_class": inst.asset_class.value,
                 "timespan": interval.value,
                 "period": period,
-                "timestamps": [c.ts.isoformat() for c in bars],
+                "timestamps": [serialize.iso_z(c.ts) for c in bars],
                 "indicators": compute(names, bars, period),
+                **spans,
             }
-            return data, "history"
+            return data, source
 
         params = {
             "n": sorted(names),
