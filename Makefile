@@ -35,4 +35,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache marketsvc.db*
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache marketsvc.db* marketsvc-sandbox.db*

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from marketsvc.domain import RateLimit
@@ -81,12 +81,18 @@ def _limits(value: Any) -> Any:
     return RateLimit.parse_many(str(value))
 
 
+REAL_DATABASE_URL = "sqlite+aiosqlite:///./marketsvc.db"
+SANDBOX_DATABASE_URL = "sqlite+aiosqlite:///./marketsvc-sandbox.db"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
     )
 
-    database_url: str = "sqlite+aiosqlite:///./marketsvc.db"
+    # Unset or empty: a SQLite file per data mode, so sandbox (synthetic) data never lands in
+    # the database a real-mode run reads (see db/mode.py for the stamp that enforces it).
+    database_url: str = ""
     redis_url: str | None = None
     admin_token: SecretStr | None = None
     sandbox: bool = False
@@ -179,6 +185,12 @@ class Settings(BaseSettings):
         if value == "" and cls.model_fields[str(info.field_name)].default is None:
             return None  # an empty variable in .env means "unset", not "empty key"
         return value
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            self.database_url = SANDBOX_DATABASE_URL if self.sandbox else REAL_DATABASE_URL
+        return self
 
     def provider(self, name: str) -> ProviderSettings:
         """Resolve one provider's settings, applying the contract's defaults."""

@@ -33,6 +33,7 @@ from marketsvc.config import ProviderSettings, Settings
 from marketsvc.db.candles import CandleRepository
 from marketsvc.db.engine import create_engine
 from marketsvc.db.migrate import upgrade_async
+from marketsvc.db.mode import claim_data_mode, mode_name
 from marketsvc.jobs.refresh import default_jobs
 from marketsvc.jobs.scheduler import JobScheduler
 from marketsvc.metrics import ServiceMetrics
@@ -122,6 +123,11 @@ async def open_container(
             await upgrade_async(settings.database_url)
         engine = create_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
+        mode = mode_name(settings.sandbox)
+        await claim_data_mode(engine, mode)
+        # Sandbox keys live in their own Redis namespace (cache, leases, limits, job locks);
+        # real-mode names are unchanged, so a rolling upgrade keeps its shared counts.
+        namespace = "marketsvc:v1" if mode == "real" else "marketsvc:v1:sandbox"
 
         redis_client: aioredis.Redis | None = None
         if settings.redis_url:
@@ -136,8 +142,8 @@ async def open_container(
             )
             stack.push_async_callback(redis_client.aclose)
 
-        planner = await _open_planner(settings, providers, engine, redis_client, stack)
-        cache = await _open_cache(settings, engine, redis_client, stack)
+        planner = await _open_planner(settings, providers, engine, redis_client, stack, namespace)
+        cache = await _open_cache(settings, engine, redis_client, stack, sandbox=settings.sandbox)
         runner = ChainRunner(
             providers, planner, breaker_policy=BreakerPolicy(base_break=settings.breaker_base_break)
         )
@@ -152,7 +158,9 @@ async def open_container(
         stack.push_async_callback(orchestrator.aclose)
         scheduler: JobScheduler | None = None
         if settings.scheduler_enabled:
-            scheduler = JobScheduler(default_jobs(orchestrator, settings), redis=redis_client)
+            scheduler = JobScheduler(
+                default_jobs(orchestrator, settings), redis=redis_client, namespace=namespace
+            )
             await scheduler.start()
             stack.push_async_callback(scheduler.aclose)
         log.info(
@@ -184,11 +192,12 @@ async def _open_planner(
     engine: AsyncEngine,
     redis_client: aioredis.Redis | None,
     stack: AsyncExitStack,
+    namespace: str,
 ) -> CallPlanner:
     limiter: Limiter
     if redis_client is not None:
         limiter = RedisLimiter(
-            redis_client, prefix="marketsvc:v1:limits", replica_count=settings.replica_count
+            redis_client, prefix=f"{namespace}:limits", replica_count=settings.replica_count
         )
     else:
         # Day and month windows persist in the database, so a restart keeps the count.
@@ -217,12 +226,14 @@ async def _open_cache(
     engine: AsyncEngine,
     redis_client: aioredis.Redis | None,
     stack: AsyncExitStack,
+    *,
+    sandbox: bool,
 ) -> TieredCache:
     tiers: list[CacheTier] = [MemoryTier(settings.cache_l1_max_size, settings.cache_l1_max_bytes)]
     labels = ["l1"]
     coordination: RedisCoordination | None = None
     if redis_client is not None:
-        redis_tier = RedisTier(redis_client)
+        redis_tier = RedisTier(redis_client, namespace="sandbox" if sandbox else "")
         tiers.append(redis_tier)
         labels.append("l2")
         coordination = RedisCoordination(redis_tier)

@@ -59,3 +59,12 @@ provider_calls = Table(
     Column("weight", Integer, nullable=False),
     Index("ix_provider_calls_provider_ts", "provider", "ts"),
 )
+
+# Facts about the database itself; "data_mode" says whether it holds real or sandbox data, so
+# the two never mix (db/mode.py).
+service_meta = Table(
+    "service_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", String(256), nullable=False),
+)
