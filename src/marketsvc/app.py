@@ -14,12 +14,9 @@ from typing import Any
 from fastapi import FastAPI
 
 from marketsvc import __version__
+from marketsvc.api.bodies import RequestBodyMiddleware
 from marketsvc.api.errors import install_error_handlers
-from marketsvc.api.middleware import (
-    AdmissionMiddleware,
-    BodyLimitMiddleware,
-    MetricsMiddleware,
-)
+from marketsvc.api.middleware import AdmissionMiddleware, MetricsMiddleware
 from marketsvc.api.routes import generic, market, ops, probes
 from marketsvc.config import Settings
 from marketsvc.container import open_container, secret_values
@@ -58,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=64 * 1024)
+    app.add_middleware(RequestBodyMiddleware, max_bytes=64 * 1024)
     app.add_middleware(MetricsMiddleware, metrics=lambda: metrics)
     # Added last = outermost: an overloaded process refuses work before doing any.
     app.add_middleware(AdmissionMiddleware, limit=settings.max_inflight_requests)

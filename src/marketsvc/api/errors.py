@@ -48,6 +48,7 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     413: "Payload too large",
+    415: "Unsupported media type",
     422: "Invalid input",
     429: "Too many requests",
     500: "Internal error",

@@ -11,66 +11,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from marketsvc.metrics import ServiceMetrics
 
 
-class BodyLimitMiddleware:
-    """Refuse request bodies over ``max_bytes`` with a 422 problem+json, before any handler
-    reads them (declared Content-Length, or counted while streaming)."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._reject(send)
-                return
-        received = 0
-        too_large = False
-
-        async def limited_receive() -> Message:
-            nonlocal received, too_large
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    too_large = True
-                    raise _BodyTooLargeError
-            return message
-
-        try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLargeError:
-            await self._reject(send)
-
-    async def _reject(self, send: Send) -> None:
-        body = orjson.dumps(
-            {
-                "type": "https://marketsvc.dev/problems/invalid-input",
-                "title": "Invalid input",
-                "status": 422,
-                "detail": f"request body larger than {self.max_bytes} bytes",
-            }
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 422,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-
-class _BodyTooLargeError(Exception):
-    pass
-
-
 class MetricsMiddleware:
     """Counts requests and their latency per route template (never per raw path, so a flood
     of distinct symbols cannot explode the label set)."""

@@ -181,7 +181,13 @@ class MarketDataResponse(EnvelopeFields):
 class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    requests: list[MarketDataRequest] = Field(min_length=1, max_length=100)
+    # Items are validated one by one in the route (one invalid item is an item-level 422,
+    # never a failed batch), so the model takes them raw and documents them as requests.
+    requests: list[Any] = Field(
+        min_length=1,
+        max_length=100,
+        json_schema_extra={"items": {"$ref": "#/components/schemas/MarketDataRequest"}},
+    )
 
 
 class BatchItem(BaseModel):
@@ -261,4 +267,10 @@ ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: problem_response("Missing or wrong bearer token"),
     403: problem_response("Admin endpoints are disabled (no ADMIN_TOKEN)"),
     422: problem_response("Invalid input"),
+}
+# What every route with a JSON body may also answer (api/bodies.py).
+BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    413: problem_response("Request body larger than 64 KiB"),
+    415: problem_response("Request body is not JSON"),
+    422: problem_response("Invalid input: not UTF-8 JSON, too deep, or fails validation"),
 }

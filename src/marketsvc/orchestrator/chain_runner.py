@@ -45,6 +45,9 @@ _HEALTH_FAILURES = (ProviderUnavailableError, BadDataError, ProviderAuthError)
 class ProviderCallStats:
     calls: int = 0
     successes: int = 0
+    # Calls that say something about the provider's health (unavailable, bad data, auth);
+    # "unknown symbol", "unsupported here" and throttling are answers, not failures.
+    failures: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     latency_ms_total: float = 0.0
     last_latency_ms: float | None = None
@@ -175,10 +178,12 @@ class ChainRunner:
                 )
             breaker.record_failure(exc.kind)
             self._count(stats, exc.kind, t0)
+            stats.failures += 1
             raise
         except _HEALTH_FAILURES as exc:
             breaker.record_failure(exc.kind)
             self._count(stats, exc.kind, t0)
+            stats.failures += 1
             raise
         except ProviderError as exc:  # not found, rate limited, unsupported: provider is fine
             breaker.release_probe()
@@ -325,7 +330,7 @@ class ChainRunner:
             br = self.breakers[name].snapshot()
             st = self.stats[name]
             state = {"closed": "up", "half_open": "degraded", "open": "down"}[str(br["state"])]
-            if state == "up" and st.calls and st.successes / st.calls < 0.8:
+            if state == "up" and st.calls and st.failures / st.calls > 0.2:
                 state = "degraded"
             out[name] = {
                 "status": state,

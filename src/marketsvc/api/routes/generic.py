@@ -8,12 +8,14 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Response
+from pydantic import ValidationError
 
 from marketsvc.api.deps import ContainerDep
 from marketsvc.api.errors import problem_for
 from marketsvc.api.params import dispatch
 from marketsvc.api.render import envelope_body, timing
 from marketsvc.api.schemas import (
+    BODY_RESPONSES,
     PROBLEM_RESPONSES,
     BatchItem,
     BatchRequest,
@@ -34,7 +36,7 @@ BATCH_DEADLINE_SECONDS = 20.0
     "/market-data",
     response_model=MarketDataResponse,
     response_model_exclude_none=True,
-    responses=PROBLEM_RESPONSES,
+    responses={**PROBLEM_RESPONSES, **BODY_RESPONSES},
     summary="Any data type through one envelope",
 )
 async def market_data(
@@ -73,15 +75,38 @@ async def _one(container: ContainerDep, req: MarketDataRequest) -> BatchItem:
     return BatchItem(ok=True, data=data)
 
 
+async def _checked(container: ContainerDep, raw: Any) -> BatchItem:
+    try:
+        req = MarketDataRequest.model_validate(raw)
+    except ValidationError as exc:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        first = errors[0]
+        where = ".".join(str(p) for p in first["loc"]) or "request"
+        return BatchItem(
+            ok=False,
+            error=Problem(
+                type="https://marketsvc.dev/problems/invalid-input",
+                title="Invalid input",
+                status=422,
+                detail=f"{where}: {first['msg']}",
+                errors=errors,
+            ),
+        )
+    return await _one(container, req)
+
+
 @router.post(
     "/market-data/batch",
     response_model=BatchResponse,
     response_model_exclude_none=True,
-    responses={422: PROBLEM_RESPONSES[422]},
+    responses=BODY_RESPONSES,
     summary="Up to 100 envelopes; one answer or one error per request, in order",
 )
 async def market_data_batch(body: BatchRequest, container: ContainerDep) -> BatchResponse:
-    tasks = [asyncio.ensure_future(_one(container, r)) for r in body.requests]
+    tasks = [asyncio.ensure_future(_checked(container, raw)) for raw in body.requests]
     # One slow item (ten years of history to fetch) must not hold the whole answer past what
     # a client waits: items still running at the deadline answer 503 + retry_after, alone.
     done, pending = await asyncio.wait(tasks, timeout=BATCH_DEADLINE_SECONDS)

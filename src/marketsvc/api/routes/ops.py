@@ -14,6 +14,7 @@ from marketsvc.api.deps import ContainerDep
 from marketsvc.api.params import dispatch
 from marketsvc.api.schemas import (
     ADMIN_RESPONSES,
+    BODY_RESPONSES,
     CacheClearRequest,
     CacheClearResponse,
     PrefetchRequest,
@@ -54,6 +55,7 @@ async def health(container: ContainerDep) -> dict[str, Any]:
 @admin.post(
     "/cache/clear",
     response_model=CacheClearResponse,
+    responses=BODY_RESPONSES,
     summary="Invalidate in every tier and on every replica (admin)",
 )
 async def cache_clear(body: CacheClearRequest, container: ContainerDep) -> dict[str, Any]:
@@ -65,6 +67,7 @@ async def cache_clear(body: CacheClearRequest, container: ContainerDep) -> dict[
     "/prefetch",
     status_code=202,
     response_model=PrefetchResponse,
+    responses=BODY_RESPONSES,
     summary="Warm the cache through the planner at BATCH priority (admin)",
 )
 async def prefetch(body: PrefetchRequest, container: ContainerDep) -> JSONResponse:
