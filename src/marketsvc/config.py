@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from marketsvc.domain import RateLimit
 
@@ -75,10 +78,22 @@ class ProviderSettings:
     ws_url: str | None
 
 
+# The async drivers the engine is built for; anything else fails later with a deep traceback.
+DATABASE_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 def _limits(value: Any) -> Any:
     if value is None or isinstance(value, tuple):
         return value
-    return RateLimit.parse_many(str(value))
+    try:
+        return RateLimit.parse_many(str(value))
+    except ValueError as exc:
+        # Worded to follow "<P>_RATE_LIMITS='...'" in the CLI's one-line error, which adds
+        # the provider's own default as the example.
+        detail = str(exc).split(" (e.g.")[0]
+        raise ValueError(f"is not a rate-limit list: {detail}") from None
 
 
 REAL_DATABASE_URL = "sqlite+aiosqlite:///./marketsvc.db"
@@ -87,7 +102,13 @@ SANDBOX_DATABASE_URL = "sqlite+aiosqlite:///./marketsvc-sandbox.db"
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        # A ValidationError's text must not carry a key or a URL's password; the CLI words
+        # each error itself from ``errors()`` (marketsvc.settings_errors).
+        hide_input_in_errors=True,
     )
 
     # Unset or empty: a SQLite file per data mode, so sandbox (synthetic) data never lands in
@@ -191,6 +212,58 @@ class Settings(BaseSettings):
         if not self.database_url:
             self.database_url = SANDBOX_DATABASE_URL if self.sandbox else REAL_DATABASE_URL
         return self
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"is not a log level; use one of {', '.join(LOG_LEVELS)}")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database_url(cls, value: str) -> str:
+        if not value:
+            return value  # unset: the default file of the data mode (_default_database)
+        try:
+            driver = make_url(value).drivername
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "is not a database URL; use e.g. sqlite+aiosqlite:///./marketsvc.db "
+                "or postgresql+asyncpg://user:password@host:5432/dbname"
+            ) from None
+        if driver not in DATABASE_DRIVERS:
+            raise ValueError(
+                f"names the driver {driver!r}, which marketsvc does not support; "
+                f"use {' or '.join(d + '://...' for d in DATABASE_DRIVERS)}"
+            )
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and value.partition("://")[0].lower() not in REDIS_SCHEMES:
+            raise ValueError(
+                "is not a Redis URL; use e.g. redis://127.0.0.1:6379/0 (or rediss://, "
+                "unix://), or leave REDIS_URL unset for single-process mode"
+            )
+        return value
+
+    @field_validator(*(f"{p}_{kind}" for p in PROVIDER_NAMES for kind in ("base_url", "ws_url")))
+    @classmethod
+    def _provider_url(cls, value: str | None, info: Any) -> str | None:
+        if value is None:
+            return value
+        schemes = ("http", "https") if str(info.field_name).endswith("_base_url") else ("ws", "wss")
+        try:
+            parts = urlsplit(value)
+            valid = parts.scheme in schemes and bool(parts.hostname) and parts.port != -1
+        except ValueError:  # e.g. a port that is not a number
+            valid = False
+        if not valid:
+            raise ValueError(f"is not an absolute {schemes[0]}(s):// URL; unset it for the default")
+        return value
 
     def provider(self, name: str) -> ProviderSettings:
         """Resolve one provider's settings, applying the contract's defaults."""

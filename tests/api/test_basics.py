@@ -27,13 +27,13 @@ async def test_unknown_route_is_a_problem(client: httpx.AsyncClient) -> None:
     assert resp.headers["content-type"].startswith("application/problem+json")
 
 
-async def test_oversized_body_is_refused_with_422(client: httpx.AsyncClient) -> None:
+async def test_oversized_body_is_refused_with_413(client: httpx.AsyncClient) -> None:
     resp = await client.post(
         "/api/market/market-data",
         content=b"x" * (64 * 1024 + 1),
         headers={"content-type": "application/json"},
     )
-    assert resp.status_code == 422
+    assert resp.status_code == 413  # the contract's status for a body too large
     assert "larger than" in resp.json()["detail"]
 
 
