@@ -18,6 +18,7 @@ from marketsvc.api.bodies import RequestBodyMiddleware
 from marketsvc.api.errors import install_error_handlers
 from marketsvc.api.middleware import AdmissionMiddleware, MetricsMiddleware
 from marketsvc.api.routes import generic, market, ops, probes
+from marketsvc.api.slashes import StripTrailingSlashMiddleware
 from marketsvc.config import Settings
 from marketsvc.container import open_container, secret_values
 from marketsvc.logs import configure_logging
@@ -53,8 +54,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Never redirect: Starlette builds the Location from the request's Host header.
+        redirect_slashes=False,
     )
     install_error_handlers(app)
+    app.add_middleware(StripTrailingSlashMiddleware)  # innermost: only routing sees it
     app.add_middleware(RequestBodyMiddleware, max_bytes=64 * 1024)
     app.add_middleware(MetricsMiddleware, metrics=lambda: metrics)
     # Added last = outermost: an overloaded process refuses work before doing any.

@@ -14,7 +14,8 @@ live in ``api/errors.py`` only; this module knows nothing about HTTP.
     │   ├── SymbolNotFoundError        the provider does not know the symbol
     │   ├── ProviderUnavailableError   timeout, connection error, 5xx
     │   ├── BadDataError               non-JSON body, schema mismatch, oversized body
-    │   └── UnsupportedError           the provider cannot do this operation at all
+    │   ├── UnsupportedError           the provider cannot do this operation at all
+    │   └── UnsafeRequestError         refused before sending: the URL path would escape
     ├── PlannerError                   the call planner refused or gave up on a call
     │   ├── DeadlineExceededError      the call could not be served before its deadline
     │   └── SaturatedError             the provider's queue is full (``retry_after``)
@@ -97,6 +98,14 @@ class UnsupportedError(ProviderError):
     """The provider does not offer this operation (or not for this asset class)."""
 
     kind = "unsupported"
+
+
+class UnsafeRequestError(ProviderError):
+    """ProviderHttp refused to send a request whose path has a ``.``/``..``/empty segment or
+    leaves the base URL: an internal bug (symbols are checked before adapters), not the
+    provider's fault, so it does not count against the provider's circuit."""
+
+    kind = "unsafe_request"
 
 
 class PlannerError(MarketsvcError):

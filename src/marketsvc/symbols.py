@@ -69,21 +69,51 @@ class Instrument:
     currency: str = "USD"
 
 
-def validate_symbol(raw: str) -> str:
+def symbol_problem(raw: str) -> str | None:
+    """Why ``raw`` is not a symbol, or None when it is one.
+
+    The pattern alone admits ``..``, ``A//B`` and ``AAPL/../../X``: text that an adapter would
+    place in an upstream URL path, where ``.`` and ``..`` segments move the request to another
+    endpoint. A symbol is at most two parts around one ``/`` (``BTC/USD``), and each part
+    names something: it holds a letter or a digit, so ``.``, ``..`` and empty parts fail.
+    """
     if not SYMBOL_PATTERN.fullmatch(raw):
-        raise InvalidInputError(
-            "symbol must be 1-32 characters of letters, digits and . - : / _ ^ ="
-        )
+        return "must be 1-32 characters of letters, digits and . - : / _ ^ ="
+    parts = raw.split("/")
+    if len(parts) > 2:
+        return "at most one '/' (a pair is BASE/QUOTE, e.g. BTC/USD)"
+    for part in parts:
+        if not part:
+            return "empty part around '/' (a pair is BASE/QUOTE, e.g. BTC/USD)"
+        if not any(c.isascii() and c.isalnum() for c in part):
+            return f"{part!r} is not a symbol: each part needs a letter or a digit"
+    return None
+
+
+def validate_symbol(raw: str) -> str:
+    """``raw`` unchanged when it is a symbol; InvalidInputError saying why otherwise."""
+    problem = symbol_problem(raw)
+    if problem is not None:
+        raise InvalidInputError(f"symbol {raw[:40]!r}: {problem}")
     return raw
 
 
 def resolve(raw: str, asset_class: AssetClass | None = None) -> Instrument:
-    """Normalise ``raw`` and decide crypto or stock.
+    """Normalise ``raw`` and decide crypto or stock: the one check every symbol passes before
+    any adapter sees it (InvalidInputError, a 422, when it is not a symbol).
 
     Pairs (``BTC-USD``, ``BTC/USD``, ``BTCUSDT``) are crypto; a bare ticker is crypto only when
     it is in the known-crypto list; ``asset_class`` forces the answer.
     """
-    symbol = validate_symbol(raw).upper()
+    inst = _classify(validate_symbol(raw).upper(), asset_class)
+    # What remains after splitting off a quote (``..-USD`` → ``..``) must be a symbol too.
+    problem = symbol_problem(inst.symbol)
+    if problem is not None:
+        raise InvalidInputError(f"symbol {raw!r}: base {inst.symbol!r}: {problem}")
+    return inst
+
+
+def _classify(symbol: str, asset_class: AssetClass | None) -> Instrument:
     for sep in ("/", "-"):
         base, found, quote = symbol.partition(sep)
         if found and quote in _QUOTE_CURRENCIES and base:

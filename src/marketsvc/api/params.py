@@ -8,7 +8,7 @@ generic, batch and prefetch endpoints the same rules (and the same 422 on violat
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -80,6 +80,47 @@ def as_datetime(value: date | datetime | None) -> datetime | None:
     return datetime(value.year, value.month, value.day)
 
 
+# Market history starts with the Unix epoch for every provider we call (and their timestamps
+# are seconds or milliseconds since it); nothing ends later than tomorrow in any time zone.
+EARLIEST_DATE = date(1970, 1, 1)
+
+
+def check_history_window(
+    start: date | datetime | None,
+    end: date | datetime | None,
+    days: int,
+    where: str,
+    today: date | None = None,
+) -> None:
+    """InvalidInputError unless ``start``/``end`` lie in 1970-01-01 .. today + 1 day (UTC) and
+    ``start`` comes before ``end``: dates outside it used to reach providers as negative or
+    far-future timestamps. ``where`` names the fields in the message (``query`` / ``params``)."""
+    latest = (today or datetime.now(UTC).date()) + timedelta(days=1)
+    window = f"{EARLIEST_DATE.isoformat()} .. {latest.isoformat()}"
+    first, last = _day(start), _day(end)
+    for name, value in (("start", first), ("end", last)):
+        if value is not None and not EARLIEST_DATE <= value <= latest:
+            raise InvalidInputError(
+                f"{where}.{name}: {value.isoformat()} is outside the valid range {window}"
+            )
+    if first is not None and last is not None and first > last:
+        raise InvalidInputError(f"{where}.start: {first} is after {where}.end {last}")
+    if first is None and last is not None and last - timedelta(days=days) < EARLIEST_DATE:
+        raise InvalidInputError(
+            f"{where}.days: {days} days before end {last} is before {EARLIEST_DATE}; "
+            f"the valid range is {window}"
+        )
+
+
+def _day(value: date | datetime | None) -> date | None:
+    if isinstance(value, datetime):
+        try:
+            return (value.astimezone(UTC) if value.tzinfo else value).date()
+        except OverflowError:  # 0001-01-01T00:00+05:00 has no UTC date; out of range anyway
+            return value.date()
+    return value
+
+
 def parse(model: type[P], params: Mapping[str, Any]) -> P:
     try:
         return model.model_validate(dict(params))
@@ -115,6 +156,7 @@ async def dispatch(
         )
     if data_type is DataType.HISTORICAL:
         h = parse(HistoricalParams, params)
+        check_history_window(h.start, h.end, h.days, "params")
         return await orch.historical(
             _need(symbol, data_type),
             h.asset_class,

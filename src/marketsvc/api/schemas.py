@@ -5,11 +5,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from marketsvc.domain import SYMBOL_PATTERN, DataType, Freshness
+from marketsvc.symbols import symbol_problem
 
 SYMBOL_RE = SYMBOL_PATTERN.pattern  # one definition of a valid symbol, in domain.py
+
+
+def _checked_symbol(value: str) -> str:
+    # The pattern admits ``..`` and ``A/../B``; the rest of the rule lives in symbols.py, so a
+    # body symbol (market-data, batch, prefetch, cache clear) fails exactly like a path one.
+    problem = symbol_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("invalid_symbol", "{problem}", {"problem": problem})
+    return value
+
+
+Symbol = Annotated[str, StringConstraints(pattern=SYMBOL_RE), AfterValidator(_checked_symbol)]
 PriorityName = Literal["URGENT", "HIGH", "MEDIUM", "LOW", "BATCH"]
 
 
@@ -164,9 +178,7 @@ class MarketDataRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     data_type: DataType
-    symbol: str | None = Field(
-        default=None, pattern=SYMBOL_RE, description="Required except for news"
-    )
+    symbol: Symbol | None = Field(default=None, description="Required except for news")
     params: dict[str, str | int | float | bool | list[str] | None] = Field(default_factory=dict)
     force_refresh: bool = False
     priority: PriorityName = "MEDIUM"
@@ -204,7 +216,7 @@ class CacheClearRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     data_type: DataType | None = None
-    symbol: str | None = Field(default=None, pattern=SYMBOL_RE)
+    symbol: Symbol | None = None
 
 
 class CacheClearResponse(BaseModel):
@@ -215,9 +227,7 @@ class PrefetchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     data_type: DataType
-    symbols: list[Annotated[str, StringConstraints(pattern=SYMBOL_RE)]] = Field(
-        min_length=1, max_length=100
-    )
+    symbols: list[Symbol] = Field(min_length=1, max_length=100)
 
 
 class PrefetchResponse(BaseModel):

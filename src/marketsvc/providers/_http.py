@@ -7,12 +7,16 @@ built from the provider name and status only, never from URLs (which may carry a
 
 from __future__ import annotations
 
+import logging
+import re
 import time
+import unicodedata
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 import orjson
@@ -22,7 +26,10 @@ from marketsvc.errors import (
     ProviderAuthError,
     ProviderUnavailableError,
     RateLimitedError,
+    UnsafeRequestError,
 )
+
+log = logging.getLogger(__name__)
 
 Params = Mapping[str, str | int | float | bool]
 
@@ -102,6 +109,58 @@ class Response:
         raise BadDataError(self.provider, f"HTTP {status}: request rejected")
 
 
+def path_segment(value: str) -> str:
+    """``value`` as exactly one URL path segment, for every value an adapter puts in a path.
+
+    ``/``, ``?``, ``#``, ``%`` and everything else outside RFC 3986's unreserved set and ``:``
+    are percent-encoded, so a symbol can neither add segments nor start a query. ``.`` stays
+    literal (``BRK.B``); a value of ``.`` or ``..`` therefore stays a dot segment, which
+    ProviderHttp refuses to send.
+    """
+    return quote(value, safe=":")
+
+
+_DOT_SEGMENTS = frozenset({".", ".."})
+_SEPARATORS = re.compile(r"[/\\]")
+
+
+def unsafe_path_reason(path: str) -> str | None:
+    """Why a request for ``path`` (relative to the base URL, or absolute) must not be sent.
+
+    httpx (like any URL library) resolves ``.`` and ``..`` segments before sending, so
+    ``chart/..`` silently became another endpoint. Segments are also checked decoded
+    (``%2e%2e``), split at encoded slashes (``A%2F..``) and NFKC-folded (``．．``), the forms
+    an upstream server or proxy might turn back into a dot segment.
+    """
+    absolute = path.startswith(("http://", "https://"))
+    parts = urlsplit(path)
+    if "#" in path:
+        return "a fragment"
+    if not absolute and "?" in path:
+        return "a query inside the path"  # parameters go through ``params``, encoded
+    if not absolute and parts.scheme:
+        return "a scheme-like first segment"  # httpx would drop "x:" from "x:y/z"
+    segments = parts.path.split("/")
+    for i, segment in enumerate(segments):
+        if not segment and 0 < i < len(segments) - 1:
+            return "an empty path segment"
+        decoded = unicodedata.normalize("NFKC", unquote(segment))
+        if any(piece in _DOT_SEGMENTS for piece in _SEPARATORS.split(decoded)):
+            return "a '.' or '..' path segment"
+    return None
+
+
+def _escapes_base(base: httpx.URL, url: httpx.URL) -> bool:
+    """True when ``url`` left the base URL's origin or path prefix."""
+    if not base.host:
+        return False  # a client without a base URL: every path is absolute, vetted above
+    prefix = base.raw_path.split(b"?")[0]
+    prefix = prefix if prefix.endswith(b"/") else prefix + b"/"
+    return (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port) or not (
+        url.raw_path.split(b"?")[0] + b"/"
+    ).startswith(prefix)
+
+
 class ProviderHttp:
     """Wraps the provider's shared ``httpx.AsyncClient`` (created and closed by the Container)."""
 
@@ -125,18 +184,35 @@ class ProviderHttp:
         headers: Mapping[str, str] | None = None,
     ) -> Response:
         """GET ``path`` (relative to the client's base URL, or absolute for ``next_url``)."""
+        absolute = path.startswith(("http://", "https://"))
+        try:
+            request = self._client.build_request(
+                "GET", path if absolute else path.lstrip("/"), params=params, headers=headers
+            )
+        except httpx.InvalidURL as exc:  # not an HTTPError: it would surface as a 500
+            raise UnsafeRequestError(self.provider, "refused to send an invalid URL") from exc
+        # Absolute URLs (a pagination link, Yahoo's cookie host) are the adapter's to vet for
+        # origin; every relative path must stay under the base URL it was built against.
+        reason = unsafe_path_reason(path) or (
+            "a path outside the base URL"
+            if not absolute and _escapes_base(self._client.base_url, request.url)
+            else None
+        )
+        if reason is not None:
+            # A bug upstream of here (symbols.resolve lets no such symbol through): loud in
+            # the log, but never a request. The URL itself is not logged (it may hold a key).
+            log.error("refused an upstream request", extra={"provider": self.provider})
+            raise UnsafeRequestError(self.provider, f"refused to send a request with {reason}")
         budget = CALL_BUDGET.get()
         if budget is not None:
             await budget.before_request()
         try:
-            async with self._client.stream(
-                "GET",
-                path.lstrip("/") if not path.startswith("http") else path,
-                params=params,
-                headers=headers,
-            ) as resp:
+            resp = await self._client.send(request, stream=True)
+            try:
                 body = await self._read_capped(resp)
-                return Response(self.provider, resp.status_code, resp.headers, body, self._clock())
+            finally:
+                await resp.aclose()
+            return Response(self.provider, resp.status_code, resp.headers, body, self._clock())
         except httpx.TimeoutException as exc:
             raise ProviderUnavailableError(self.provider, "timeout") from exc
         except httpx.TransportError as exc:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote as urlquote
 
 from marketsvc.domain import (
     Article,
@@ -24,7 +23,14 @@ from marketsvc.errors import (
     SymbolNotFoundError,
 )
 from marketsvc.providers._common import parse_iso, utc_from_ms
-from marketsvc.providers._http import Params, Response, as_float, opt_float, require
+from marketsvc.providers._http import (
+    Params,
+    Response,
+    as_float,
+    opt_float,
+    path_segment,
+    require,
+)
 
 NAME = "polygon"
 STOCK_SNAPSHOT = "v2/snapshot/locale/us/markets/stocks/tickers"
@@ -56,11 +62,6 @@ EXCHANGE_NAMES = {
 # --- symbols -------------------------------------------------------------------------------
 def crypto_ticker(base: str) -> str:
     return f"X:{base.upper()}USD"
-
-
-def path_segment(ticker: str) -> str:
-    """A ticker as one URL path segment (``X:BTCUSD`` and ``BRK.B`` stay readable)."""
-    return urlquote(ticker, safe=":.-")
 
 
 def canonical_from_ticker(ticker: str) -> str:

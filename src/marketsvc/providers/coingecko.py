@@ -26,7 +26,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote as urlquote
 from urllib.parse import urlsplit
 
 from marketsvc.config import ProviderSettings
@@ -58,7 +57,7 @@ from marketsvc.providers._coingecko_parse import (
     raise_for_coingecko,
 )
 from marketsvc.providers._common import BaseProvider
-from marketsvc.providers._http import Params, ProviderHttp, require
+from marketsvc.providers._http import Params, ProviderHttp, path_segment, require
 from marketsvc.providers.base import ProviderInfo
 from marketsvc.symbols import TOP_COINS
 
@@ -215,7 +214,7 @@ class CoinGeckoProvider(BaseProvider):
         sym = canonical(symbol)
         coin_id = await self._coin_id(sym)
         body = await self._get(
-            f"coins/{urlquote(coin_id, safe='')}/market_chart/range",
+            f"coins/{path_segment(coin_id)}/market_chart/range",
             _params_range(first, stop),
             sym,
         )
@@ -225,7 +224,7 @@ class CoinGeckoProvider(BaseProvider):
     async def fundamentals(self, symbol: str) -> Fundamentals:
         sym = canonical(symbol)
         coin_id = await self._coin_id(sym)
-        body = await self._get(f"coins/{urlquote(coin_id, safe='')}", _params_profile(), sym)
+        body = await self._get(f"coins/{path_segment(coin_id)}", _params_profile(), sym)
         return parse_profile(body, sym)
 
     async def search(self, query: str) -> list[SymbolMatch]:

@@ -34,7 +34,7 @@ from marketsvc.errors import (
 )
 from marketsvc.providers import _polygon_parse as wire
 from marketsvc.providers._common import BaseProvider
-from marketsvc.providers._http import Params, ProviderHttp
+from marketsvc.providers._http import Params, ProviderHttp, path_segment
 from marketsvc.providers.base import ProviderInfo
 from marketsvc.symbols import TOP_COINS, resolve
 
@@ -118,7 +118,7 @@ class PolygonProvider(BaseProvider):
         self._check_asset_class(asset_class)
         ticker = await self._ticker(symbol, asset_class)
         payload = await self._get(
-            f"v2/aggs/ticker/{wire.path_segment(ticker)}/prev", {"adjusted": "true"}, symbol=symbol
+            f"v2/aggs/ticker/{path_segment(ticker)}/prev", {"adjusted": "true"}, symbol=symbol
         )
         return wire.parse_prev(payload, symbol, asset_class)
 
@@ -194,7 +194,7 @@ class PolygonProvider(BaseProvider):
         inst = resolve(symbol)
         if inst.asset_class is AssetClass.CRYPTO:
             raise self._unsupported("crypto fundamentals")
-        payload = await self._get(f"{wire.TICKERS}/{wire.path_segment(inst.symbol)}", symbol=symbol)
+        payload = await self._get(f"{wire.TICKERS}/{path_segment(inst.symbol)}", symbol=symbol)
         return wire.parse_details(payload, symbol)
 
     async def search(self, query: str) -> list[SymbolMatch]:

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote as urlquote
 
 from marketsvc.config import ProviderSettings
 from marketsvc.domain import (
@@ -34,7 +33,7 @@ from marketsvc.errors import (
 )
 from marketsvc.providers import _tiingo_parse as wire
 from marketsvc.providers._common import BaseProvider
-from marketsvc.providers._http import Params, ProviderHttp
+from marketsvc.providers._http import Params, ProviderHttp, path_segment
 from marketsvc.providers.base import ProviderInfo
 from marketsvc.symbols import TOP_COINS, resolve
 
@@ -154,7 +153,7 @@ class TiingoProvider(BaseProvider):
         if asset_class is AssetClass.CRYPTO and interval not in wire.CRYPTO_FREQ:
             raise self._unsupported(f"crypto {interval.value} bars")
         ticker = await self._ticker(symbol, asset_class)
-        segment = urlquote(ticker, safe="-")
+        segment = path_segment(ticker)
         if asset_class is AssetClass.CRYPTO:
             params = wire.params_crypto_prices(ticker, interval, start, end)
             payload = await self._get(wire.CRYPTO_PRICES, params)
@@ -185,7 +184,7 @@ class TiingoProvider(BaseProvider):
         inst = resolve(symbol)
         if inst.asset_class is AssetClass.CRYPTO:
             raise self._unsupported("crypto fundamentals")
-        segment = urlquote(wire.stock_ticker(inst.symbol), safe="-")
+        segment = path_segment(wire.stock_ticker(inst.symbol))
         payload = await self._get(f"tiingo/daily/{segment}", symbol=symbol)
         return wire.parse_meta(payload, symbol)
 

@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
-from urllib.parse import quote as urlquote
 from urllib.parse import urlsplit
 
 from marketsvc.config import ProviderSettings
@@ -40,7 +39,7 @@ from marketsvc.errors import (
 )
 from marketsvc.providers import _yahoo_parse as yp
 from marketsvc.providers._common import BaseProvider
-from marketsvc.providers._http import Params, ProviderHttp
+from marketsvc.providers._http import Params, ProviderHttp, path_segment
 from marketsvc.providers.base import ProviderInfo
 from marketsvc.symbols import KNOWN_CRYPTO
 
@@ -183,7 +182,7 @@ class YahooProvider(BaseProvider):
         return found.provider_symbol
 
     async def _chart(self, vendor: str, params: Params, symbol: str) -> dict[str, Any]:
-        resp = await self.http.get(f"v8/finance/chart/{urlquote(vendor, safe='')}", params)
+        resp = await self.http.get(f"v8/finance/chart/{path_segment(vendor)}", params)
         return yp.check_response(resp, "chart", symbol)
 
     # --- operations ---------------------------------------------------------------------------
@@ -248,7 +247,7 @@ class YahooProvider(BaseProvider):
         s = symbol.upper()
         vendor = yp.stock_symbol(s)
         params = {"modules": SUMMARY_MODULES, "formatted": "false"}
-        path = f"v10/finance/quoteSummary/{urlquote(vendor, safe='')}"
+        path = f"v10/finance/quoteSummary/{path_segment(vendor)}"
         return yp.parse_summary(await self._with_crumb(path, params, "quoteSummary", s), s)
 
     async def search(self, query: str) -> list[SymbolMatch]:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from marketsvc.analytics import INDICATORS
 from marketsvc.api.deps import ContainerDep, container_of
-from marketsvc.api.params import as_datetime
+from marketsvc.api.params import as_datetime, check_history_window
 from marketsvc.api.render import answer
 from marketsvc.api.schemas import (
     PROBLEM_RESPONSES,
@@ -27,6 +27,11 @@ from marketsvc.errors import InvalidInputError
 router = APIRouter(prefix="/api/market", tags=["market data"])
 
 SymbolPath = Annotated[str, Path(pattern=SYMBOL_RE, description="e.g. BTC, BTC-USD, AAPL, BRK.B")]
+# One side of ``/price/{base}/{quote}``: a path segment never holds '/'; the joined
+# ``base-quote`` then passes the one symbol rule (symbols.resolve).
+_PART_RE = r"^[A-Za-z0-9.\-:_^=]{1,32}$"
+BasePath = Annotated[str, Path(pattern=_PART_RE, description="e.g. BTC")]
+QuotePath = Annotated[str, Path(pattern=_PART_RE, description="e.g. USD")]
 AssetClassQuery = Annotated[
     AssetClass | None, Query(description="force crypto or stock (otherwise detected)")
 ]
@@ -102,6 +107,22 @@ def price_query(request: Request) -> tuple[AssetClass | None, bool, bool]:
     openapi_extra={"parameters": PRICE_PARAMETERS},
 )
 async def price(symbol: SymbolPath, request: Request) -> Response:
+    return await _price(symbol, request)
+
+
+@router.get(
+    "/price/{base}/{quote}",
+    response_model=PriceResponse,
+    response_model_exclude_none=True,
+    responses=PROBLEM_RESPONSES,
+    summary="Current price of a pair: the same answer as /price/{base}-{quote}",
+    openapi_extra={"parameters": PRICE_PARAMETERS},
+)
+async def price_pair(base: BasePath, quote: QuotePath, request: Request) -> Response:
+    return await _price(f"{base}-{quote}", request)
+
+
+async def _price(symbol: str, request: Request) -> Response:
     t0 = time.perf_counter()
     container = container_of(request)
     asset_class, validate, force_refresh = price_query(request)
@@ -133,6 +154,7 @@ async def historical(
     force_refresh: ForceRefresh = False,
 ) -> Response:
     t0 = time.perf_counter()
+    check_history_window(start, end, days, "query")
     env = await container.orchestrator.historical(
         symbol,
         asset_class,
