@@ -2,6 +2,7 @@
 # virtual environment first, so they work on a fresh machine with nothing but Python 3.11+.
 PYTHON ?= python3
 VENV   ?= .venv
+PORT   := 8000  # `make run PORT=8001`; a PORT in the environment does not move it
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
@@ -14,10 +15,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/marketsvc serve --host 127.0.0.1 --port 8000
+	$(BIN)/marketsvc serve --host 127.0.0.1 --port $(PORT)
 
 run-sandbox: $(STAMP)
-	$(BIN)/marketsvc serve --host 127.0.0.1 --port 8000 --sandbox
+	$(BIN)/marketsvc serve --host 127.0.0.1 --port $(PORT) --sandbox
 
 test: $(STAMP)
 	$(BIN)/pytest

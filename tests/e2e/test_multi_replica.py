@@ -13,18 +13,17 @@ import redis
 
 from tests.e2e.procs import emulator, service, service_env
 
-REDIS_DB_URL = "redis://127.0.0.1:6379/13"
-
 
 def test_three_replicas_run_each_job_once_per_tick(tmp_path: Path, redis_url: str) -> None:
-    redis.Redis.from_url(REDIS_DB_URL).flushdb()
+    redis_db = redis_url.rsplit("/", 1)[0] + "/13"  # its own database on that server
+    redis.Redis.from_url(redis_db).flushdb()
     interval = 2.0
     with ExitStack() as stack:
         emu = stack.enter_context(emulator(tmp_path))
         env = service_env(
             emu,
             f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}",
-            REDIS_URL=REDIS_DB_URL,
+            REDIS_URL=redis_db,
             SCHEDULER_ENABLED="true",
             WATCHLIST_CRYPTO="BTC",
             JOB_CRYPTO_PRICES_INTERVAL=str(interval),

@@ -62,7 +62,7 @@ def test_300_requests_hold_the_limit_one_process(tmp_path: Path) -> None:
 def test_300_requests_hold_the_limit_three_processes_on_redis(
     tmp_path: Path, redis_url: str
 ) -> None:
-    redis_db = "redis://127.0.0.1:6379/12"
+    redis_db = redis_url.rsplit("/", 1)[0] + "/12"  # its own database on that server
     redis.Redis.from_url(redis_db).flushdb()
     with ExitStack() as stack:
         emu = stack.enter_context(emulator(tmp_path))
@@ -75,7 +75,7 @@ def test_300_requests_hold_the_limit_three_processes_on_redis(
 
 
 def test_retry_after_stops_every_replica(tmp_path: Path, redis_url: str) -> None:
-    redis_db = "redis://127.0.0.1:6379/11"
+    redis_db = redis_url.rsplit("/", 1)[0] + "/11"  # its own database on that server
     redis.Redis.from_url(redis_db).flushdb()
     with ExitStack() as stack:
         emu = stack.enter_context(emulator(tmp_path))

@@ -17,15 +17,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.reliability._load import LONG
-from tests.reliability._procs import (
+from tests._services import (
     MarketsvcProcess,
     PostgresServer,
     RedisServer,
     free_port,
     http_status,
-    service_env,
 )
+from tests.reliability._load import LONG
+from tests.reliability._procs import service_env
 
 # The emulator's named companies (its SYN0000... tail is for the bench): every stock provider
 # knows these, so a failure to answer one is the service's, not the catalogue's.

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from marketsvc.symbols import TOP_COINS
+from tests._services import PostgresServer, RedisServer
 from tests.reliability._load import (
     Recorder,
     load_client,
@@ -28,7 +29,6 @@ from tests.reliability._load import (
     sustain,
     wait_for,
 )
-from tests.reliability._procs import PostgresServer, RedisServer
 from tests.reliability.conftest import STOCK_SYMBOLS, Emulator, Service, ServiceFactory
 
 pytestmark = pytest.mark.reliability

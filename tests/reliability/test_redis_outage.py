@@ -18,6 +18,7 @@ import time
 import pytest
 
 from marketsvc.symbols import TOP_COINS
+from tests._services import RedisServer
 from tests.reliability._load import (
     Recorder,
     load_client,
@@ -27,7 +28,6 @@ from tests.reliability._load import (
     sustain,
     wait_for,
 )
-from tests.reliability._procs import RedisServer
 from tests.reliability.conftest import STOCK_SYMBOLS, Emulator, Service, ServiceFactory
 
 pytestmark = pytest.mark.reliability

@@ -20,7 +20,8 @@ import pytest
 import redis
 
 from marketsvc.config import KEYLESS_PROVIDERS
-from tests.reliability._procs import PostgresServer, RedisServer, providers_available
+from tests._services import PostgresServer, RedisServer
+from tests.reliability._procs import providers_available
 from tests.reliability._wire import WireClient
 from tests.reliability.conftest import Emulator, ServiceFactory
 
