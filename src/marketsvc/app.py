@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from marketsvc import __version__
+from marketsvc.api.docs_ui import install_docs
 from marketsvc.api.errors import install_error_handlers
 from marketsvc.api.middleware import (
     AdmissionMiddleware,
@@ -56,6 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # /docs and /redoc come from install_docs: FastAPI's own load their assets from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=64 * 1024)
@@ -68,4 +72,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(ops.admin)
     app.include_router(probes.router)
+    install_docs(app)
     return app
