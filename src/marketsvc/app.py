@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from marketsvc import __version__
 from marketsvc.api.bodies import RequestBodyMiddleware
+from marketsvc.api.docs_ui import install_docs
 from marketsvc.api.errors import install_error_handlers
 from marketsvc.api.middleware import AdmissionMiddleware, MetricsMiddleware
 from marketsvc.api.routes import generic, market, ops, probes
@@ -56,6 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         # Never redirect: Starlette builds the Location from the request's Host header.
         redirect_slashes=False,
+        # /docs and /redoc come from install_docs: FastAPI's own load their assets from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.add_middleware(StripTrailingSlashMiddleware)  # innermost: only routing sees it
@@ -69,4 +73,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(ops.admin)
     app.include_router(probes.router)
+    install_docs(app)
     return app

@@ -9,21 +9,30 @@ from __future__ import annotations
 import hmac
 import logging
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from marketsvc.api.deps import container_of
 
 audit = logging.getLogger("marketsvc.audit")
 
+# Declares the scheme in OpenAPI (securitySchemes, per-operation security, Swagger's Authorize
+# button). auto_error=False: this guard decides the status itself (403 before 401, below).
+admin_bearer = HTTPBearer(
+    auto_error=False, scheme_name="adminBearer", description="the service's ADMIN_TOKEN"
+)
 
-async def require_admin(request: Request) -> None:
+
+async def require_admin(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(admin_bearer),
+) -> None:
     settings = container_of(request).settings
     if settings.admin_token is None:
         raise HTTPException(403, "admin endpoints are disabled (no ADMIN_TOKEN configured)")
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+    token = credentials.credentials.strip() if credentials is not None else ""
     expected = settings.admin_token.get_secret_value().encode()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
+    if credentials is None or not hmac.compare_digest(token.encode(), expected):
         raise HTTPException(
             401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
