@@ -21,7 +21,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
 
-from tests.reliability._procs import MarketsvcProcess, free_port
+from tests._services import MarketsvcProcess, free_port
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = Path("/tmp/docs.png")
