@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,7 @@ from marketsvc.providers._http import ProviderHttp
 from marketsvc.providers.base import Provider
 from marketsvc.providers.registry import build_http_client, build_provider
 from marketsvc.sandbox import SandboxState, create_sandbox_app, sandbox_base_url
+from marketsvc.sandbox._synth import is_trading_day
 
 SANDBOX_ROOT = "http://sandbox.local"
 SANDBOX_KEY = "sandbox-key-0000"
@@ -51,3 +53,11 @@ async def adapter_on_sandbox(
         yield build_provider(settings, ProviderHttp(name, client)), app.state.sandbox
     finally:
         await client.aclose()
+
+
+def previous_session(now: float, *, crypto: bool) -> int:
+    """Start of the last whole trading day before ``now`` (every day trades for crypto)."""
+    day = math.floor(now / 86400) * 86400 - 86400
+    while not crypto and not is_trading_day(day):
+        day -= 86400
+    return day

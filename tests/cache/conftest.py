@@ -6,7 +6,6 @@ real PostgreSQL and SQLite (both migrated by Alembic, via the root conftest's fi
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -17,20 +16,7 @@ from sqlalchemy import delete
 from marketsvc.cache import CacheTier, DatabaseTier, MemoryTier, RedisTier
 from marketsvc.db.engine import create_engine
 from marketsvc.db.tables import cache_entries
-
-
-class FakeClock:
-    """Epoch seconds that only move when a test says so. It starts at the real time, so TTLs
-    handed to the real Redis (stale_until - now) are sensible."""
-
-    def __init__(self, start: float | None = None) -> None:
-        self.now = time.time() if start is None else start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.fakes import FakeClock
 
 
 @pytest.fixture

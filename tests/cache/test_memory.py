@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from marketsvc.cache import CacheEntry, CacheKey, MemoryTier
 from marketsvc.cache.memory import ENTRY_OVERHEAD
 from marketsvc.domain import DataType
-from tests.cache.conftest import FakeClock
+from tests.fakes import FakeClock
 
 NOW = 1_700_000_000.0
 

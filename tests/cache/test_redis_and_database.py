@@ -13,8 +13,8 @@ from redis.backoff import NoBackoff
 from marketsvc.cache import CacheEntry, CacheKey, CacheTier, DatabaseTier, RedisTier, TierError
 from marketsvc.db.engine import create_engine
 from marketsvc.domain import DataType
-from tests.cache.conftest import FakeClock
 from tests.cache.helpers import free_port
+from tests.fakes import FakeClock
 
 KEY = CacheKey.of(DataType.PRICE, "BTC").text
 

@@ -25,8 +25,8 @@ from marketsvc.cache import (
 from marketsvc.db.engine import create_engine
 from marketsvc.domain import DataType
 from marketsvc.errors import ProviderUnavailableError
-from tests.cache.conftest import FakeClock
 from tests.cache.helpers import CountingLoader, RedisServer, free_port, wait_until
+from tests.fakes import FakeClock
 
 POLICY = CachePolicy(fresh_ttl=30, stale_ttl=300)
 KEYS = [CacheKey.of(DataType.PRICE, f"S{i}") for i in range(20)]

@@ -21,8 +21,8 @@ from marketsvc.cache import (
 )
 from marketsvc.domain import DataType
 from marketsvc.errors import ProviderUnavailableError
-from tests.cache.conftest import FakeClock
 from tests.cache.helpers import CountingLoader, wait_until
+from tests.fakes import FakeClock
 
 POLICY = CachePolicy(fresh_ttl=30, stale_ttl=300)
 KEY = CacheKey.of(DataType.PRICE, "BTC")

@@ -12,7 +12,7 @@ from marketsvc.cache import (
     invalidation_prefixes,
 )
 from marketsvc.domain import DataType
-from tests.cache.conftest import FakeClock
+from tests.fakes import FakeClock
 
 
 def key(symbol: str = "BTC", data_type: DataType = DataType.PRICE, **params: object) -> str:

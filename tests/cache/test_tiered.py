@@ -12,8 +12,8 @@ import pytest
 from marketsvc.cache import CacheKey, CachePolicy, MemoryTier, TieredCache
 from marketsvc.domain import DataType
 from marketsvc.errors import NotFoundError, ProviderUnavailableError, SymbolNotFoundError
-from tests.cache.conftest import FakeClock
 from tests.cache.helpers import BatchLoader, CountingLoader, FlakyTier, settle_tasks
+from tests.fakes import FakeClock
 
 POLICY = CachePolicy(fresh_ttl=30, stale_ttl=300, negative_ttl=60)
 KEY = CacheKey.of(DataType.PRICE, "BTC")

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from marketsvc.domain import AssetClass, Candle, Interval
 from marketsvc.history.service import FetchedCandles
+from tests.fakes import FakeClock
 
 # NYSE's published full-day holidays (from its website), the upstream's own calendar.
 PUBLISHED = {
@@ -85,17 +86,6 @@ def published(year: int) -> set[date]:
 def utc(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-class FakeClock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start.timestamp()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def set(self, moment: datetime) -> None:
-        self.now = moment.timestamp()
 
 
 @dataclass

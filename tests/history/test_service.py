@@ -14,7 +14,8 @@ from marketsvc.db.tables import candles
 from marketsvc.domain import AssetClass, Interval
 from marketsvc.errors import InvalidInputError
 from marketsvc.history.service import HistoryService
-from tests.history._upstream import FakeClock, FakeUpstream, utc
+from tests.fakes import FakeClock
+from tests.history._upstream import FakeUpstream, utc
 
 STOCK, CRYPTO = AssetClass.STOCK, AssetClass.CRYPTO
 DAY = Interval.DAY

@@ -13,17 +13,10 @@ from marketsvc.db.tables import provider_calls
 from marketsvc.domain import RateLimit
 from marketsvc.errors import ConfigError
 from marketsvc.planner import DatabaseCallLog, LocalLimiter
+from tests.fakes import FakeClock
 
 DAY = RateLimit.parse_many("3/minute;5/day")
 START = 1_700_000_000.0
-
-
-class FakeClock:
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -50,7 +43,7 @@ async def row_count(engine: AsyncEngine, provider: str) -> int:
 
 
 async def test_a_restart_does_not_reset_a_daily_quota(engine: AsyncEngine) -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     first = LocalLimiter(clock=clock, call_log=DatabaseCallLog(engine))
     await first.configure("alphavantage", DAY)
     granted = 0
@@ -72,7 +65,7 @@ async def test_a_restart_does_not_reset_a_daily_quota(engine: AsyncEngine) -> No
 
 
 async def test_calls_outside_every_window_are_neither_loaded_nor_kept(engine: AsyncEngine) -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     log = DatabaseCallLog(engine)
     for age in (200_000.0, 90_000.0, 10.0):
         await log.append("tiingo", clock.now - age, 2)
@@ -86,7 +79,7 @@ async def test_calls_outside_every_window_are_neither_loaded_nor_kept(engine: As
 
 async def test_a_broken_database_does_not_stop_granting(sqlite_url: str) -> None:
     engine = create_engine(sqlite_url)
-    limiter = LocalLimiter(clock=FakeClock(), call_log=DatabaseCallLog(engine))
+    limiter = LocalLimiter(clock=FakeClock(START), call_log=DatabaseCallLog(engine))
     await limiter.configure("p", RateLimit.parse_many("2/minute"))
     async with engine.begin() as conn:
         await conn.run_sync(provider_calls.drop)
@@ -98,13 +91,13 @@ async def test_a_broken_database_does_not_stop_granting(sqlite_url: str) -> None
 
 
 async def test_unconfigured_provider_is_refused_not_unlimited() -> None:
-    limiter = LocalLimiter(clock=FakeClock())
+    limiter = LocalLimiter(clock=FakeClock(START))
     with pytest.raises(ConfigError, match="nobody"):
         await limiter.reserve("nobody")
 
 
 async def test_block_for_and_record() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START)
     limiter = LocalLimiter(clock=clock)
     await limiter.configure("p", RateLimit.parse_many("3/minute"))
     limiter.record("p", 2)

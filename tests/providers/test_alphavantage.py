@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -28,6 +27,7 @@ from marketsvc.errors import (
 from marketsvc.providers._http import ProviderHttp
 from marketsvc.providers.alphavantage import AlphaVantageProvider as AV
 from marketsvc.providers.registry import build_http_client
+from tests.fakes import FakeClock
 
 KEY = "AV-SENTINEL-KEY-4242"
 BASE = "https://www.alphavantage.co"
@@ -74,14 +74,6 @@ BURST = (
 )
 BAD_PRICE = {"Global Quote": {**GLOBAL_QUOTE["Global Quote"], "05. price": "n/a"}}
 INVALID_CALL = "Invalid API call. Please retry or visit the documentation for TIME_SERIES_DAILY."
-
-
-@dataclass
-class FakeClock:
-    now: float
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -26,20 +26,13 @@ from marketsvc.errors import (
 from marketsvc.providers._http import ProviderHttp
 from marketsvc.providers.binance import BinanceProvider
 from marketsvc.providers.registry import build_http_client
+from tests.fakes import FakeClock
 
 BASE = "https://api.binance.com"
 SENTINEL = "sentinel-binance-key-7f3a"
 T0 = 1_700_000_000.0
 TICKER = "/api/v3/ticker/24hr"
 INFO = "/api/v3/exchangeInfo"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = T0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def ticker(
@@ -87,7 +80,7 @@ WEIGHT = {"X-MBX-USED-WEIGHT-1M": "42"}
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(T0)
 
 
 @pytest.fixture
@@ -240,7 +233,7 @@ async def test_lookup_is_cached_and_refreshed_after_a_day(
     await provider.quote("WLD", AssetClass.CRYPTO)  # USDC preferred over FDUSD
     assert len(calls_to(mock, INFO)) == 1
     assert [r.url.params["symbol"] for r in calls_to(mock, TICKER)] == ["PEPEUSDT", "WLDUSDC"]
-    clock.t += 24 * 3600 + 1
+    clock.advance(24 * 3600 + 1)
     await provider.quote("PEPE", AssetClass.CRYPTO)
     assert len(calls_to(mock, INFO)) == 2
 

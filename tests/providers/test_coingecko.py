@@ -28,6 +28,7 @@ from marketsvc.errors import (
 from marketsvc.providers._http import ProviderHttp
 from marketsvc.providers.coingecko import LIST_TTL, MAX_BARS, CoinGeckoProvider
 from marketsvc.providers.registry import build_http_client
+from tests.fakes import FakeClock
 
 BASE = "https://api.coingecko.com/api/v3"
 PRO = "https://pro-api.coingecko.com/api/v3"
@@ -68,17 +69,9 @@ RATE_429 = {
 }
 
 
-class FakeClock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(NOW)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from marketsvc.errors import (
 from marketsvc.providers._http import ProviderHttp
 from marketsvc.providers.coinmarketcap import MISS_TTL, CoinMarketCapProvider
 from marketsvc.providers.registry import build_http_client
+from tests.fakes import FakeClock
 
 BASE = "https://pro-api.coinmarketcap.com"
 QUOTES = f"{BASE}/v2/cryptocurrency/quotes/latest"
@@ -77,17 +78,9 @@ def unknown(param: str, value: str) -> dict[str, Any]:
     return {"status": status(400, f'Invalid value for "{param}": "{value}"')}
 
 
-class FakeClock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(NOW)
 
 
 @pytest.fixture

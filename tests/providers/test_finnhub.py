@@ -27,6 +27,7 @@ from marketsvc.errors import (
 from marketsvc.providers._http import ProviderHttp
 from marketsvc.providers.finnhub import MAX_BARS, SYMBOL_LIST_TTL, FinnhubProvider
 from marketsvc.providers.registry import build_http_client
+from tests.fakes import FakeClock
 
 BASE = "https://finnhub.io/api/v1"
 KEY = "fh-SENTINEL-key-8731"
@@ -35,17 +36,9 @@ QUOTE = {"c": 261.74, "d": 2.29, "dp": 0.8826, "h": 263.31, "l": 260.68, "o": 26
 QUOTE_T = {**QUOTE, "t": 1582641000}
 
 
-class FakeClock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(NOW)
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from marketsvc.errors import (
 from marketsvc.providers._http import ProviderHttp
 from marketsvc.providers.polygon import PolygonProvider
 from marketsvc.providers.registry import build_http_client, build_provider
+from tests.fakes import FakeClock
 
 KEY = "pk-SENTINEL-7f3a9c"
 BASE = "https://api.massive.com"
@@ -153,14 +154,6 @@ DETAILS = {
 }
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
 def settings(key: str | None = KEY) -> ProviderSettings:
     return ProviderSettings(
         name="polygon",
@@ -180,7 +173,7 @@ def router() -> Iterator[respx.MockRouter]:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1000.0)
 
 
 @pytest.fixture
@@ -564,7 +557,7 @@ async def test_other_coin_is_looked_up_once_and_refreshed_after_a_day(
     assert (params["ticker"], params["market"]) == ("X:PEPEUSD", "crypto")
     await provider.quote("PEPE", AssetClass.CRYPTO)
     assert lookup.call_count == 1 and prev.call_count == 2
-    clock.t += 25 * 3600
+    clock.advance(25 * 3600)
     await provider.quote("PEPE", AssetClass.CRYPTO)
     assert lookup.call_count == 2
 

@@ -27,6 +27,7 @@ from marketsvc.errors import (
 from marketsvc.providers._http import ProviderHttp
 from marketsvc.providers.registry import build_http_client, build_provider
 from marketsvc.providers.tiingo import TiingoProvider
+from tests.fakes import FakeClock
 
 KEY = "tg-SENTINEL-51c0de"
 BASE = "https://api.tiingo.com"
@@ -160,14 +161,6 @@ MONTHLY = (
 )
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
 def settings(key: str | None = KEY) -> ProviderSettings:
     return ProviderSettings(
         name="tiingo",
@@ -187,7 +180,7 @@ def router() -> Iterator[respx.MockRouter]:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1000.0)
 
 
 @pytest.fixture
@@ -473,7 +466,7 @@ async def test_other_coin_is_looked_up_once_and_refreshed_after_a_day(
     assert sent(lookup).url.params["tickers"] == "pepeusd"
     await provider.quote("PEPE", AssetClass.CRYPTO)
     assert lookup.call_count == 1 and top.call_count == 2
-    clock.t += 25 * 3600
+    clock.advance(25 * 3600)
     await provider.quote("PEPE", AssetClass.CRYPTO)
     assert lookup.call_count == 2
 

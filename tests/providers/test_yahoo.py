@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -27,6 +26,7 @@ from marketsvc.errors import (
 from marketsvc.providers._http import ProviderHttp
 from marketsvc.providers.registry import build_http_client
 from marketsvc.providers.yahoo import YahooProvider as Yahoo
+from tests.fakes import FakeClock
 
 BASE = "https://query1.finance.yahoo.com"
 COOKIE_URL = "https://fc.yahoo.com"
@@ -74,14 +74,6 @@ NOT_FOUND = {"chart": {"result": None, "error": {"code": "Not Found", "descripti
 SET_COOKIE = {"Set-Cookie": "A3=d=x; Domain=.yahoo.com; Path=/"}
 OUTAGE = "<!doctype html><html><body><h1>Will be right back...</h1></body></html>"
 HTTP_DATE = format_datetime(datetime.fromtimestamp(NOW + 90, tz=UTC), usegmt=True)
-
-
-@dataclass
-class FakeClock:
-    now: float
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -3,21 +3,8 @@ the query the adapter sent, and throttle, auth and fault answers become the righ
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-import pytest
-
-from marketsvc.domain import Article, AssetClass, Interval
-from marketsvc.errors import (
-    BadDataError,
-    ProviderAuthError,
-    ProviderUnavailableError,
-    RateLimitedError,
-    UnsupportedError,
-)
-from marketsvc.providers.newsapi import DEFAULT_RETRY_AFTER
+from marketsvc.domain import Article
 from marketsvc.sandbox import SandboxState, _synth
-from marketsvc.sandbox._framework import Fault
 from tests._sandbox import SANDBOX_KEY, adapter_on_sandbox
 
 
@@ -74,42 +61,6 @@ async def test_health_is_one_headlines_call() -> None:
         ]
 
 
-async def test_throttle_answer_is_rate_limited_with_retry_after() -> None:
-    async with adapter_on_sandbox("newsapi", limits={"newsapi": "2/minute"}) as (provider, _):
-        await provider.news(query="apple", symbol=None, limit=1)
-        await provider.news(query="apple", symbol=None, limit=1)
-        with pytest.raises(RateLimitedError) as info:
-            await provider.news(query="apple", symbol=None, limit=1)
-    # NewsAPI sends no Retry-After: the adapter's documented default applies.
-    assert info.value.retry_after == DEFAULT_RETRY_AFTER
-
-
-@pytest.mark.parametrize("key", [None, "invalid"])
-async def test_missing_or_invalid_key_is_auth_error(key: str | None) -> None:
-    async with adapter_on_sandbox("newsapi", key=key) as (provider, _):
-        with pytest.raises(ProviderAuthError) as info:
-            await provider.news(query="apple", symbol=None, limit=1)
-    assert SANDBOX_KEY not in str(info.value)
-
-
-@pytest.mark.parametrize(
-    ("fault", "error"),
-    [
-        (Fault(kind="error", count=1), ProviderUnavailableError),
-        (Fault(kind="error", count=1, status=500), ProviderUnavailableError),
-        (Fault(kind="malformed", count=1), BadDataError),
-        (Fault(kind="throttle", count=1), RateLimitedError),
-    ],
-)
-async def test_injected_faults_become_typed_errors(fault: Fault, error: type[Exception]) -> None:
-    async with adapter_on_sandbox("newsapi") as (provider, state):
-        state.providers["newsapi"].faults.append(fault)
-        with pytest.raises(error):
-            await provider.news(query="apple", symbol=None, limit=2)
-        arts = await provider.news(query="apple", symbol=None, limit=2)  # then healthy
-        assert_synthetic(arts, "apple", 2, state.now())
-
-
 async def test_emulator_rejects_what_newsapi_rejects() -> None:
     """The emulator speaks NewsAPI's request rules, so a wrong adapter would fail here."""
     async with adapter_on_sandbox("newsapi") as (provider, _):
@@ -121,13 +72,3 @@ async def test_emulator_rejects_what_newsapi_rejects() -> None:
     assert (missing.status, missing.json()["code"]) == (400, "parametersMissing")
     assert (too_big.status, too_big.json()["code"]) == (400, "parameterInvalid")
     assert mixed.status == 400 and mixed.json()["status"] == "error"
-
-
-async def test_market_data_is_unsupported() -> None:
-    start = datetime(2024, 1, 1, tzinfo=UTC)
-    async with adapter_on_sandbox("newsapi") as (provider, state):
-        with pytest.raises(UnsupportedError):
-            await provider.quote("BTC", AssetClass.CRYPTO)
-        with pytest.raises(UnsupportedError):
-            await provider.history("BTC", AssetClass.CRYPTO, Interval.DAY, start, start)
-        assert calls(state) == []

@@ -8,14 +8,10 @@ import pytest
 
 from marketsvc.domain import AssetClass, Candle, Interval
 from marketsvc.errors import (
-    BadDataError,
-    ProviderUnavailableError,
-    RateLimitedError,
     SymbolNotFoundError,
 )
 from marketsvc.providers.yahoo import MAX_BARS
 from marketsvc.sandbox import _synth as synth
-from marketsvc.sandbox._framework import Fault
 from marketsvc.sandbox.yahoo import mondays
 from tests._sandbox import adapter_on_sandbox
 
@@ -98,10 +94,8 @@ async def test_expired_crumb_is_refreshed_once() -> None:
     [
         ("MSFT", AssetClass.STOCK, Interval.MINUTE, 60, 5),
         ("MSFT", AssetClass.STOCK, Interval.HOUR, 3600, 20),
-        ("MSFT", AssetClass.STOCK, Interval.DAY, 86400, 40),
         ("ETH", AssetClass.CRYPTO, Interval.MINUTE, 60, 1),
         ("ETH", AssetClass.CRYPTO, Interval.HOUR, 3600, 5),
-        ("ETH", AssetClass.CRYPTO, Interval.DAY, 86400, 40),
     ],
 )
 async def test_history_equals_synthetic_bars(
@@ -150,8 +144,6 @@ async def test_fundamentals_search_and_news() -> None:
         by_symbol = await provider.news(query=None, symbol="BTC", limit=3)
         by_query = await provider.news(query="bitcoin", symbol=None, limit=2)
         after = state.now()
-        with pytest.raises(SymbolNotFoundError):
-            await provider.fundamentals("ZZZZ")
     company = synth.STOCKS["BRK.B"]
     assert (f.symbol, f.sector, f.industry, f.employees) == (
         "BRK.B",
@@ -171,45 +163,3 @@ async def test_fundamentals_search_and_news() -> None:
         options = {tuple(a.url for a in synth.articles(topic, t, n)) for t in (before, after)}
         assert tuple(a.url for a in articles) in options
     assert all(a.tickers == ("BTC",) for a in by_symbol)
-
-
-async def test_unknown_symbols_are_not_found() -> None:
-    async with adapter_on_sandbox("yahoo", key=None, limits=ROOMY) as (provider, state):
-        with pytest.raises(SymbolNotFoundError):
-            await provider.quote("ZZZZ", AssetClass.STOCK)
-        with pytest.raises(SymbolNotFoundError):
-            await provider.quote("NOPECOIN", AssetClass.CRYPTO)
-        now = utc(state.now())
-        with pytest.raises(SymbolNotFoundError):
-            await provider.history(
-                "ZZZZ", AssetClass.STOCK, Interval.DAY, now.replace(year=now.year - 1), now
-            )
-
-
-async def test_throttle_is_plain_text_429() -> None:
-    async with adapter_on_sandbox("yahoo", key=None, limits={"yahoo": "2/minute"}) as (
-        provider,
-        state,
-    ):
-        for _ in range(2):
-            await provider.quote("BTC", AssetClass.CRYPTO)
-        with pytest.raises(RateLimitedError) as info:
-            await provider.quote("BTC", AssetClass.CRYPTO)
-    assert info.value.retry_after == 60  # no Retry-After from Yahoo: the adapter's backoff
-    assert state.calls[-1].status == 429
-
-
-@pytest.mark.parametrize(
-    ("fault", "error"),
-    [
-        (Fault(kind="error", count=1, status=503), ProviderUnavailableError),
-        (Fault(kind="malformed", count=1), BadDataError),
-        (Fault(kind="throttle", count=1), RateLimitedError),
-    ],
-)
-async def test_injected_faults_become_typed_errors(fault: Fault, error: type[Exception]) -> None:
-    async with adapter_on_sandbox("yahoo", key=None, limits=ROOMY) as (provider, state):
-        state.providers["yahoo"].faults.append(fault)
-        with pytest.raises(error):
-            await provider.quote("AAPL", AssetClass.STOCK)
-        assert (await provider.quote("AAPL", AssetClass.STOCK)).price > 0
