@@ -30,21 +30,7 @@ from tests.sandbox._contract import (
 )
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            n,
-            marks=pytest.mark.xfail(
-                n == "yahoo",
-                reason="BaseProvider.health quotes BTC with an arbitrary declared asset class: "
-                "yahoo's chart/BTC as a stock is a 404 when the hash order puts STOCK first",
-                strict=False,
-            ),
-        )
-        for n in NAMES
-    ],
-)
+@pytest.mark.parametrize("name", NAMES)
 async def test_health_is_one_good_call(name: str) -> None:
     async with on_sandbox(name) as (p, state):
         await p.health()

@@ -71,10 +71,11 @@ class BaseProvider:
         raise self._unsupported("search")
 
     async def health(self) -> None:
-        await self.quote(
-            "BTC" if AssetClass.CRYPTO in self.info.asset_classes else "AAPL",
-            next(iter(self.info.asset_classes)),
-        )
+        # The probe symbol and its asset class must agree (a set has no order to rely on).
+        if AssetClass.CRYPTO in self.info.asset_classes:
+            await self.quote("BTC", AssetClass.CRYPTO)
+        else:
+            await self.quote("AAPL", AssetClass.STOCK)
 
     def weight(self, operation: str, count: int = 1) -> int:
         return self.info.weights.get(operation, 1)
