@@ -8,7 +8,7 @@ import asyncio
 import os
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,3 +144,37 @@ async def wait_for(check: Callable[[], Awaitable[bool]], since: float, limit: fl
             pytest.fail(f"not recovered within {limit} s")
         await asyncio.sleep(0.05)
     return time.monotonic() - since
+
+
+async def warm_then_sustain(
+    client: WireClient,
+    keys: Sequence[str],
+    stocks: Sequence[str],
+    stop: asyncio.Event,
+    cached: Recorder,
+    upstream: Recorder,
+    upstream_pause: float,
+) -> asyncio.Future[Any]:
+    """The outage harnesses' load: warm ``keys`` into the cache, then until ``stop`` keep four
+    streams of cached price requests and one of forced refreshes (upstream) going."""
+    for key in keys:
+        warm = await request(client, f"/api/market/price/{key}")
+        assert warm.ok, warm
+    return asyncio.gather(
+        sustain(
+            client,
+            lambda n: f"/api/market/price/{keys[n % len(keys)]}",
+            concurrency=4,
+            stop=stop,
+            recorder=cached,
+            pause=0.005,
+        ),
+        sustain(
+            client,
+            lambda n: f"/api/market/price/{stocks[n % len(stocks)]}?force_refresh=true",
+            concurrency=1,
+            stop=stop,
+            recorder=upstream,
+            pause=upstream_pause,
+        ),
+    )

@@ -26,8 +26,8 @@ from tests.reliability._load import (
     percentile,
     request,
     scaled,
-    sustain,
     wait_for,
+    warm_then_sustain,
 )
 from tests.reliability.conftest import STOCK_SYMBOLS, Emulator, Service, ServiceFactory
 
@@ -58,28 +58,8 @@ async def test_postgres_stop_and_restart_mid_load(
     upstream = Recorder()
     stop = asyncio.Event()
     async with load_client(svc.root) as client:
-        for key in KEYS:
-            warm = await request(client, f"/api/market/price/{key}")
-            assert warm.ok, warm
-        loads = asyncio.gather(
-            sustain(
-                client,
-                lambda n: f"/api/market/price/{KEYS[n % len(KEYS)]}",
-                concurrency=4,
-                stop=stop,
-                recorder=cached,
-                pause=0.005,
-            ),
-            sustain(
-                client,
-                lambda n: (
-                    f"/api/market/price/{STOCK_SYMBOLS[n % len(STOCK_SYMBOLS)]}?force_refresh=true"
-                ),
-                concurrency=1,
-                stop=stop,
-                recorder=upstream,
-                pause=UPSTREAM_PAUSE,
-            ),
+        loads = await warm_then_sustain(
+            client, KEYS, STOCK_SYMBOLS, stop, cached, upstream, UPSTREAM_PAUSE
         )
         try:
             await asyncio.sleep(1.0)
