@@ -20,7 +20,7 @@ from marketsvc.api.middleware import (
     BodyLimitMiddleware,
     MetricsMiddleware,
 )
-from marketsvc.api.routes import generic, market, ops, probes
+from marketsvc.api.routes import generic, market, ops, probes, search
 from marketsvc.config import Settings
 from marketsvc.container import open_container, secret_values
 from marketsvc.logs import configure_logging
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Routes are matched in this order: the hot data routes first.
     app.include_router(market.router)
     app.include_router(generic.router)
+    app.include_router(search.router)
     app.include_router(ops.router)
     app.include_router(ops.admin)
     app.include_router(probes.router)

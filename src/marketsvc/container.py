@@ -33,6 +33,7 @@ from marketsvc.config import ProviderSettings, Settings
 from marketsvc.db.candles import CandleRepository
 from marketsvc.db.engine import create_engine
 from marketsvc.db.migrate import upgrade_async
+from marketsvc.db.universes import UniverseRepository
 from marketsvc.jobs.refresh import default_jobs
 from marketsvc.jobs.scheduler import JobScheduler
 from marketsvc.metrics import ServiceMetrics
@@ -148,8 +149,12 @@ async def open_container(
             default_policies(settings),
             CandleRepository(engine),
             max_spread_pct=settings.validation_max_spread_pct,
+            universe_repo=UniverseRepository(engine),
         )
         stack.push_async_callback(orchestrator.aclose)
+        # Stored symbol universes load in the background: start-up never waits for them.
+        # Without the scheduler nothing is fetched upstream on its own (tests, tools).
+        orchestrator.spawn(orchestrator.keep_universes(refresh_stale=settings.scheduler_enabled))
         scheduler: JobScheduler | None = None
         if settings.scheduler_enabled:
             scheduler = JobScheduler(default_jobs(orchestrator, settings), redis=redis_client)
