@@ -34,6 +34,7 @@ from marketsvc.db.candles import CandleRepository
 from marketsvc.db.engine import create_engine
 from marketsvc.db.migrate import upgrade_async
 from marketsvc.db.mode import claim_data_mode, mode_name
+from marketsvc.db.universes import UniverseRepository
 from marketsvc.jobs.refresh import default_jobs
 from marketsvc.jobs.scheduler import JobScheduler
 from marketsvc.metrics import ServiceMetrics
@@ -154,8 +155,12 @@ async def open_container(
             default_policies(settings),
             CandleRepository(engine),
             max_spread_pct=settings.validation_max_spread_pct,
+            universe_repo=UniverseRepository(engine),
         )
         stack.push_async_callback(orchestrator.aclose)
+        # Stored symbol universes load in the background: start-up never waits for them.
+        # Without the scheduler nothing is fetched upstream on its own (tests, tools).
+        orchestrator.spawn(orchestrator.keep_universes(refresh_stale=settings.scheduler_enabled))
         scheduler: JobScheduler | None = None
         if settings.scheduler_enabled:
             scheduler = JobScheduler(

@@ -56,6 +56,18 @@ class Validation(BaseModel):
     quotes: dict[str, float] = Field(default_factory=dict)
 
 
+class ResolutionNote(BaseModel):
+    """Present only when the symbol names both a coin and a stock: which reading answered
+    and how to ask for the other."""
+
+    asset_class: str = Field(description="The reading that answered: crypto or stock")
+    ambiguous: bool = Field(description="Always true when present")
+    hint: str = Field(description="e.g. 'asset_class=crypto for the coin'")
+    reason: str | None = Field(
+        default=None, description="Why the other reading answered (e.g. no stock provider knew it)"
+    )
+
+
 class PriceResponse(EnvelopeFields):
     model_config = ConfigDict(
         json_schema_extra={
@@ -90,6 +102,7 @@ class PriceResponse(EnvelopeFields):
     low: float | None = None
     previous_close: float | None = None
     validation: Validation | None = None
+    resolution: ResolutionNote | None = None
 
 
 class CandleOut(BaseModel):
@@ -122,6 +135,7 @@ class HistoricalResponse(EnvelopeFields, StoredHistoryFields):
     asset_class: str
     timespan: str
     candles: list[CandleOut] = Field(description="Oldest first")
+    resolution: ResolutionNote | None = None
 
 
 class ArticleOut(BaseModel):
@@ -150,6 +164,47 @@ class TechnicalResponse(EnvelopeFields, StoredHistoryFields):
     timestamps: list[datetime]
     indicators: dict[str, dict[str, list[float | None]]] = Field(
         description="indicator -> series name -> values aligned with timestamps (null = warm-up)"
+    )
+    resolution: ResolutionNote | None = None
+
+
+class SymbolMatchOut(BaseModel):
+    symbol: str = Field(description="Canonical symbol, as the data endpoints take it")
+    name: str
+    asset_class: str = Field(description="crypto or stock")
+    providers: list[str] = Field(description="Providers whose symbol lists carry it")
+
+
+class SearchResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "query": "pe",
+                "asset_class": None,
+                "count": 2,
+                "matches": [
+                    {
+                        "symbol": "PEPE",
+                        "name": "Pepe",
+                        "asset_class": "crypto",
+                        "providers": ["binance", "coingecko", "coinmarketcap"],
+                    },
+                    {
+                        "symbol": "PEP",
+                        "name": "PepsiCo Inc.",
+                        "asset_class": "stock",
+                        "providers": ["finnhub", "polygon", "tiingo"],
+                    },
+                ],
+            }
+        }
+    )
+
+    query: str
+    asset_class: str | None = None
+    count: int
+    matches: list[SymbolMatchOut] = Field(
+        description="Exact symbol first, then symbol prefix, then name matches"
     )
 
 

@@ -68,3 +68,16 @@ service_meta = Table(
     Column("key", String(64), primary_key=True),
     Column("value", String(256), nullable=False),
 )
+
+# The symbol universes: each provider's whole symbol list for one asset class, as it was last
+# fetched (one compressed row per list, replaced whole, so a reader never sees half a list and
+# a failed refresh keeps the last good one).
+symbol_universes = Table(
+    "symbol_universes",
+    metadata,
+    Column("provider", String(32), primary_key=True),
+    Column("asset_class", String(8), primary_key=True),
+    Column("fetched_at", Float, nullable=False),
+    Column("entries", Integer, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+)

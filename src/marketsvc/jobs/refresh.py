@@ -15,6 +15,9 @@ from marketsvc.jobs.scheduler import JobSpec
 from marketsvc.orchestrator import DataOrchestrator
 from marketsvc.symbols import resolve
 
+# Symbol lists change slowly (listings, delistings): once a day, at LOW priority.
+UNIVERSE_REFRESH_INTERVAL = 24 * 3600.0
+
 
 async def refresh_prices(orch: DataOrchestrator, symbols: list[str]) -> dict[str, int]:
     results = await orch.prices(symbols, priority=Priority.BATCH, force_refresh=True)
@@ -110,4 +113,5 @@ def default_jobs(orch: DataOrchestrator, settings: Settings) -> list[JobSpec]:
             "validation", settings.job_validation_interval, lambda: validate_watchlist(orch, both)
         ),
         JobSpec("cache_sweep", 3600.0, orch.sweep_cache),
+        JobSpec("symbol_universes", UNIVERSE_REFRESH_INTERVAL, orch.refresh_universes),
     ]

@@ -17,6 +17,7 @@ from typing import Any
 from marketsvc.cache.policy import CachePolicy
 from marketsvc.cache.tiered import TieredCache
 from marketsvc.db.candles import CandleRepository
+from marketsvc.db.universes import UniverseRepository
 from marketsvc.domain import (
     Article,
     AssetClass,
@@ -31,6 +32,7 @@ from marketsvc.errors import (
     AllProvidersFailedError,
     InvalidInputError,
     MarketsvcError,
+    NotFoundError,
 )
 from marketsvc.orchestrator import serialize
 from marketsvc.orchestrator.aggregate import merge_articles, validate_prices
@@ -39,6 +41,7 @@ from marketsvc.orchestrator.breaker import BreakerState
 from marketsvc.orchestrator.chain_runner import BatchSpec, ChainRunner
 from marketsvc.orchestrator.chains import chain_for
 from marketsvc.orchestrator.history_source import HistorySource
+from marketsvc.orchestrator.universes import UniverseService, with_resolution
 from marketsvc.orchestrator.usage import UsageTracker
 from marketsvc.providers.base import Provider
 from marketsvc.symbols import Instrument, resolve
@@ -58,6 +61,7 @@ class DataOrchestrator:
         chain_overrides: Mapping[str, Sequence[str]] | None = None,
         max_spread_pct: float = 2.0,
         clock: Callable[[], float] = time.time,
+        universe_repo: UniverseRepository | None = None,
     ) -> None:
         self.providers = dict(providers)
         self.runner = runner
@@ -77,6 +81,8 @@ class DataOrchestrator:
         )
         self._background: set[asyncio.Task[Any]] = set()
         self._chains: dict[tuple[Capability, AssetClass | None], list[str]] = {}
+        self.universes = UniverseService(self.providers, runner, universe_repo, clock=clock)
+        self.resolver = self.universes.resolver
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -106,7 +112,20 @@ class DataOrchestrator:
         data_type: DataType = DataType.PRICE,
     ) -> Envelope:
         # crypto_price / stock_price name the asset class unless the caller forced one.
-        inst = resolve(raw_symbol, asset_class or _FORCED_CLASS.get(data_type))
+        resolution = self.resolver.resolve(raw_symbol, asset_class or _FORCED_CLASS.get(data_type))
+        try:
+            env = await self._price(resolution.instrument, force_refresh, priority, validate)
+        except NotFoundError:
+            if resolution.fallback is None:
+                raise
+            # Every stock provider said "not found" for a ticker a crypto list carries.
+            resolution = resolution.fell_back()
+            env = await self._price(resolution.instrument, force_refresh, priority, validate)
+        return with_resolution(env, resolution)
+
+    async def _price(
+        self, inst: Instrument, force_refresh: bool, priority: Priority, validate: bool
+    ) -> Envelope:
         self.usage.track(f"{inst.asset_class.value}:{inst.symbol}")
         chain = self.chain(Capability.QUOTE, inst.asset_class)
 
@@ -194,7 +213,8 @@ class DataOrchestrator:
         force_refresh: bool = False,
         priority: Priority = Priority.MEDIUM,
     ) -> Envelope:
-        inst = resolve(raw_symbol, asset_class)
+        resolution = self.resolver.resolve(raw_symbol, asset_class)
+        inst = resolution.instrument
         self.usage.track(f"{inst.asset_class.value}:{inst.symbol}")
         open_ended = end is None
         asked_start = start
@@ -222,7 +242,7 @@ class DataOrchestrator:
                 params["s"] = f"-{days}d"
         else:
             params["e"] = end.isoformat()
-        return await self.answers.answer(
+        env = await self.answers.answer(
             DataType.HISTORICAL,
             f"{inst.asset_class.value}:{inst.symbol}",
             params,
@@ -230,6 +250,7 @@ class DataOrchestrator:
             force_refresh=force_refresh,
             native=Freshness.DELAYED,
         )
+        return with_resolution(env, resolution)
 
     async def technical(
         self,
@@ -246,7 +267,8 @@ class DataOrchestrator:
         from marketsvc.analytics import compute
 
         names = list(dict.fromkeys(i.strip().lower() for i in indicators if i.strip()))
-        inst = resolve(raw_symbol, asset_class)
+        resolution = self.resolver.resolve(raw_symbol, asset_class)
+        inst = resolution.instrument
         self.usage.track(f"{inst.asset_class.value}:{inst.symbol}")
         start, end = self.source.range(None, None, days, interval)
 
@@ -271,7 +293,7 @@ class DataOrchestrator:
             "d": days,
             "day": start.date().isoformat(),
         }
-        return await self.answers.answer(
+        env = await self.answers.answer(
             DataType.TECHNICAL,
             f"{inst.asset_class.value}:{inst.symbol}",
             params,
@@ -279,6 +301,7 @@ class DataOrchestrator:
             force_refresh=force_refresh,
             native=Freshness.DELAYED,
         )
+        return with_resolution(env, resolution)
 
     # -- news and fundamentals ----------------------------------------------------------------
 
@@ -409,3 +432,19 @@ class DataOrchestrator:
     async def probe_providers(self) -> dict[str, str]:
         """The cheapest call to every provider whose circuit is not open (feeds /health)."""
         return await self.runner.probe_providers()
+
+    # -- symbol universes (orchestrator/universes.py) -------------------------------------------
+
+    def search(
+        self, query: str, asset_class: AssetClass | None = None, limit: int = 10
+    ) -> list[dict[str, Any]]:
+        """Symbols matching ``query`` from the stored universes (never an upstream call)."""
+        return self.universes.search(query, asset_class, limit)
+
+    async def refresh_universes(self) -> dict[str, Any]:
+        """Fetch every provider's symbol list at LOW priority and store it (a daily job)."""
+        return await self.universes.refresh()
+
+    async def keep_universes(self, *, refresh_stale: bool) -> None:
+        """Load the stored universes, then follow other replicas' refreshes (runs forever)."""
+        await self.universes.keep_synced(refresh_stale=refresh_stale)

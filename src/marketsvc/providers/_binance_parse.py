@@ -161,6 +161,21 @@ def parse_klines(body: Any, start: datetime, end: datetime, limit: int) -> list[
     return out[:limit]
 
 
+def listing_matches(listing: Listing) -> list[SymbolMatch]:
+    """Every base asset with a stablecoin-quoted TRADING pair (what the adapter can quote).
+    exchangeInfo carries no asset names: the top-coin table names the ones it knows."""
+    return [
+        SymbolMatch(
+            symbol=base,
+            name=TOP_COINS[base].name if base in TOP_COINS else base,
+            asset_class=AssetClass.CRYPTO,
+            provider_symbol=pair,
+            source=NAME,
+        )
+        for base, pair in sorted(listing.best_pair.items())
+    ]
+
+
 def search_listing(listing: Listing, query: str, limit: int = 25) -> list[SymbolMatch]:
     """Base assets matching ``query`` (exact, then prefix, then substring; pair names too)."""
     q = query.strip().upper()

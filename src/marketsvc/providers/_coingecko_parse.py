@@ -40,6 +40,7 @@ _AUTH_CODES: dict[int, str] = {
 }
 
 _ID_BY_COINGECKO = {coin.coingecko_id: coin.symbol for coin in TOP_COINS.values()}
+_ID_BY_COINGECKO_SYMBOL = {coin.symbol: coin.coingecko_id for coin in TOP_COINS.values()}
 
 
 def error_code(body: Any) -> int | None:
@@ -109,6 +110,19 @@ def parse_coins_list(body: Any, loaded_at: float) -> CoinIndex:
         by_symbol.setdefault(sym.upper(), []).append(coin_id)
         names[coin_id] = name if isinstance(name, str) else coin_id
     return CoinIndex(loaded_at, {s: tuple(ids) for s, ids in by_symbol.items()}, names)
+
+
+def coins_list_matches(index: CoinIndex) -> list[SymbolMatch]:
+    """``/coins/list`` as symbol-list entries: every (ticker, id) pair, since tickers are not
+    unique; a top coin's own id comes first for its ticker, so its name is the one shown."""
+    out: list[SymbolMatch] = []
+    for sym, ids in index.by_symbol.items():
+        top = _ID_BY_COINGECKO_SYMBOL.get(sym)
+        ordered = sorted(ids, key=lambda i: i != top)
+        out.extend(
+            SymbolMatch(sym, index.names.get(i, i), AssetClass.CRYPTO, i, NAME) for i in ordered
+        )
+    return out
 
 
 def _search_coins(body: Any) -> list[dict[str, Any]]:

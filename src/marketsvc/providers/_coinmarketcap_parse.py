@@ -152,6 +152,11 @@ def parse_map_matches(body: Any) -> list[SymbolMatch]:
     ]
 
 
+def map_page_params(start: int, limit: int) -> dict[str, str | int]:
+    """One page of the full map, best rank first (``sort=cmc_rank``), active coins only."""
+    return {"listing_status": "active", "start": start, "limit": limit, "sort": "cmc_rank"}
+
+
 # Quotes and profile ---------------------------------------------------------------------------
 def quotes_params(ids: Sequence[int]) -> dict[str, str]:
     # skip_invalid: one delisted id must not fail the whole batch.

@@ -70,6 +70,9 @@ class BaseProvider:
     async def search(self, query: str) -> list[SymbolMatch]:
         raise self._unsupported("search")
 
+    async def symbols(self, asset_class: AssetClass) -> list[SymbolMatch]:
+        raise self._unsupported("symbol lists")
+
     async def health(self) -> None:
         # The probe symbol and its asset class must agree (a set has no order to rely on).
         if AssetClass.CRYPTO in self.info.asset_classes:

@@ -11,7 +11,16 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from marketsvc.domain import Article, AssetClass, Candle, Fundamentals, Interval, Quote, SymbolMatch
+from marketsvc.domain import (
+    SYMBOL_PATTERN,
+    Article,
+    AssetClass,
+    Candle,
+    Fundamentals,
+    Interval,
+    Quote,
+    SymbolMatch,
+)
 from marketsvc.errors import (
     BadDataError,
     ProviderAuthError,
@@ -251,6 +260,31 @@ def parse_search(body: Any) -> list[SymbolMatch]:
                 name=str(item.get("description") or ""),
                 asset_class=AssetClass.CRYPTO if kind == "crypto" else AssetClass.STOCK,
                 provider_symbol=str(item["symbol"]),
+                source=NAME,
+            )
+        )
+    return out
+
+
+def parse_stock_symbols(body: Any) -> list[SymbolMatch]:
+    """``/stock/symbol?exchange=US``: one array of every listed ticker, e.g.
+    ``{"currency":"USD","description":"APPLE INC","displaySymbol":"AAPL","figi":"…",
+    "mic":"XNAS","symbol":"AAPL","type":"Common Stock"}``. Rows without a usable ticker (or
+    with characters no request symbol may carry) are skipped, not fatal."""
+    require(NAME, isinstance(body, list), "stock symbol array")
+    out: list[SymbolMatch] = []
+    for item in body:
+        require(NAME, isinstance(item, dict), "stock symbol object")
+        ticker = item.get("displaySymbol") or item.get("symbol")
+        if not isinstance(ticker, str) or not SYMBOL_PATTERN.fullmatch(ticker):
+            continue
+        name = item.get("description")
+        out.append(
+            SymbolMatch(
+                symbol=ticker.upper(),
+                name=name if isinstance(name, str) and name else ticker.upper(),
+                asset_class=AssetClass.STOCK,
+                provider_symbol=str(item.get("symbol") or ticker),
                 source=NAME,
             )
         )

@@ -137,6 +137,16 @@ def params_search(query: str, limit: int = 20) -> Params:
     return {"search": query, "active": "true", "limit": limit}
 
 
+def params_list(market: str) -> Params:
+    """The first page of a market's whole listing (the largest page Massive allows)."""
+    return {"market": market, "active": "true", "limit": 1000}
+
+
+def next_url(payload: dict[str, Any]) -> str | None:
+    link = payload.get("next_url")
+    return link if isinstance(link, str) and link else None
+
+
 def params_crypto_lookup(ticker: str) -> Params:
     return {"ticker": ticker, "market": "crypto", "active": "true", "limit": 1}
 

@@ -4,11 +4,15 @@ the domain models, in one place. Pure functions; the adapter is thin glue around
 
 from __future__ import annotations
 
+import csv
+import io
 import re
-from datetime import UTC, datetime, timedelta
+import zipfile
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from marketsvc.domain import (
+    SYMBOL_PATTERN,
     Article,
     AssetClass,
     Candle,
@@ -305,3 +309,64 @@ def crypto_known(payload: Any, ticker: str) -> bool:
 def bars_in_range(candles: list[Candle], start: datetime, end: datetime, cap: int) -> list[Candle]:
     kept = {c.ts: c for c in candles if start <= c.ts < end}
     return sorted(kept.values(), key=lambda c: c.ts)[:cap]
+
+
+# --- the symbol list ---------------------------------------------------------------------------
+# The list is a static file on Tiingo's media host (no key): a zip with one CSV whose columns
+# are ticker, exchange, assetType, priceCurrency, startDate, endDate. It lists every ticker
+# Tiingo ever carried (delisted ones, Chinese exchanges, mutual funds), and no names.
+SUPPORTED_TICKERS_URL = "https://apimedia.tiingo.com/docs/tiingo/daily/supported_tickers.zip"
+SUPPORTED_TICKERS_PATH = "docs/tiingo/daily/supported_tickers.zip"
+US_EXCHANGES = frozenset({"NYSE", "NASDAQ", "NYSE ARCA", "NYSE MKT", "AMEX", "BATS", "ARCA"})
+_LISTED_TYPES = frozenset({"stock", "etf"})
+# A ticker still trades if its last price is this close to the newest one in the file.
+_STILL_LISTED_DAYS = 14
+_MAX_CSV_BYTES = 64_000_000  # the real CSV is ~6 MB; refuse a zip bomb
+
+
+def _csv_text(blob: bytes) -> str:
+    try:
+        with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+            members = [m for m in archive.infolist() if m.filename.endswith(".csv")]
+            require(NAME, len(members) == 1, "one CSV in supported_tickers.zip")
+            require(NAME, members[0].file_size <= _MAX_CSV_BYTES, "CSV size")
+            with archive.open(members[0]) as fh:
+                data = fh.read(_MAX_CSV_BYTES + 1)
+    except zipfile.BadZipFile as exc:
+        raise BadDataError(NAME, "supported_tickers.zip is not a zip file") from exc
+    require(NAME, len(data) <= _MAX_CSV_BYTES, "CSV size")
+    return data.decode("utf-8", errors="replace")
+
+
+def _day_or_none(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def parse_supported_tickers(blob: bytes) -> list[SymbolMatch]:
+    """US stocks and ETFs priced in USD that still trade (see ``_STILL_LISTED_DAYS``)."""
+    reader = csv.DictReader(io.StringIO(_csv_text(blob)))
+    required = {"ticker", "exchange", "assetType", "priceCurrency", "endDate"}
+    require(NAME, required <= set(reader.fieldnames or ()), "supported_tickers columns")
+    rows: list[tuple[str, date]] = []
+    for row in reader:
+        end = _day_or_none(row.get("endDate"))
+        if (
+            end is None
+            or (row.get("priceCurrency") or "").upper() != "USD"
+            or (row.get("exchange") or "").upper() not in US_EXCHANGES
+            or (row.get("assetType") or "").lower() not in _LISTED_TYPES
+        ):
+            continue
+        rows.append((row.get("ticker") or "", end))
+    newest = max((end for _, end in rows), default=None)
+    out: dict[str, SymbolMatch] = {}
+    for ticker, end in rows:
+        symbol = canonical_stock(ticker)
+        if newest is None or (newest - end).days > _STILL_LISTED_DAYS:
+            continue
+        if SYMBOL_PATTERN.fullmatch(symbol) and symbol not in out:
+            out[symbol] = SymbolMatch(symbol, symbol, AssetClass.STOCK, ticker.lower(), NAME)
+    return list(out.values())

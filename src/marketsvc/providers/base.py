@@ -66,6 +66,9 @@ class ProviderInfo:
     # there (CoinGecko lists every coin; the stock providers every US ticker). A partial
     # catalogue (Binance lists only its trading pairs) leaves this empty: the chain moves on.
     authoritative_not_found: frozenset[AssetClass] = frozenset()
+    # Asset classes whose whole symbol list this provider can hand over (``symbols``): the
+    # service's symbol universes are built from these lists.
+    symbol_lists: frozenset[AssetClass] = frozenset()
 
 
 @runtime_checkable
@@ -107,8 +110,12 @@ class Provider(Protocol):
         """Company profile and key figures of a stock."""
         ...
 
-    async def search(self, query: str) -> list[SymbolMatch]:
-        """Symbols matching ``query``."""
+    async def symbols(self, asset_class: AssetClass) -> list[SymbolMatch]:
+        """Every symbol of ``asset_class`` this provider lists (one entry per canonical
+        symbol, ``provider_symbol`` in the vendor's form), following the vendor's paging.
+        Large and slow to fetch: the service stores it and refreshes it daily; the per-query
+        search is answered from that store, never upstream (so ``search`` is no longer part
+        of this protocol; adapters keep their vendor search for direct use)."""
         ...
 
     async def health(self) -> None:

@@ -40,6 +40,7 @@ from marketsvc.providers._binance_parse import (
     NAME,
     Listing,
     index_tickers,
+    listing_matches,
     parse_exchange_info,
     parse_klines,
     parse_ticker,
@@ -104,9 +105,17 @@ class BinanceProvider(BaseProvider):
         max_batch=MAX_BATCH,
         history_intervals=frozenset(KLINE_INTERVALS),
         max_bars_per_call=MAX_BARS,
-        weights={"quote": 2, "quotes": 2, "history": 2, "search": 20, "health": 1},
+        weights={
+            "quote": 2,
+            "quotes": 2,
+            "history": 2,
+            "search": 20,
+            "symbols": 20,
+            "health": 1,
+        },
         lookup_weight=20,  # exchangeInfo, fetched inside a quote when a symbol is unmapped
         quote_freshness=Freshness.REALTIME,
+        symbol_lists=frozenset({AssetClass.CRYPTO}),
     )
 
     def __init__(
@@ -213,6 +222,12 @@ class BinanceProvider(BaseProvider):
 
     async def search(self, query: str) -> list[SymbolMatch]:
         return search_listing(await self._load_listing(self._listing_ttl), query)
+
+    async def symbols(self, asset_class: AssetClass) -> list[SymbolMatch]:
+        """exchangeInfo (weight 20): the coins with a stablecoin-quoted TRADING pair. A fresh
+        copy unless one was fetched in the last minute; it also renews the adapter's map."""
+        self._check_asset_class(asset_class)
+        return listing_matches(await self._load_listing(RELOAD_AFTER_REJECT))
 
     async def health(self) -> None:
         body = await self._get("api/v3/ping")

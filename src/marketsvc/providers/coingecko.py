@@ -48,6 +48,7 @@ from marketsvc.providers._coingecko_parse import (
     CoinIndex,
     best_search_id,
     candles_from_chart,
+    coins_list_matches,
     parse_coins_list,
     parse_news,
     parse_price,
@@ -142,6 +143,7 @@ class CoinGeckoProvider(BaseProvider):
         # /simple/price is cached 60 s for Demo/keyless callers (20 s on paid plans).
         quote_freshness=Freshness.NEAR_REALTIME,
         authoritative_not_found=frozenset({AssetClass.CRYPTO}),
+        symbol_lists=frozenset({AssetClass.CRYPTO}),
     )
 
     def __init__(
@@ -231,6 +233,16 @@ class CoinGeckoProvider(BaseProvider):
         if not query.strip():
             return []
         return parse_search(await self._get("search", {"query": query.strip()}))
+
+    async def symbols(self, asset_class: AssetClass) -> list[SymbolMatch]:
+        """``/coins/list``: every coin in one answer. The same list maps tickers to ids, so the
+        fetch also renews the adapter's own index."""
+        self._check_asset_class(asset_class)
+        async with self._index_lock:
+            index = parse_coins_list(await self._get("coins/list"), self._clock())
+            self._index = index
+            self._picked.clear()
+        return coins_list_matches(index)
 
     async def news(self, *, query: str | None, symbol: str | None, limit: int) -> list[Article]:
         if not self.pro:

@@ -33,6 +33,7 @@ from marketsvc.providers._coinmarketcap_parse import (
     NAME,
     best_ids,
     data_of,
+    map_page_params,
     parse_info,
     parse_map_matches,
     parse_quote,
@@ -48,6 +49,10 @@ MAX_BATCH = 100
 QUOTES_PATH = "v2/cryptocurrency/quotes/latest"
 MAP_TTL = 24 * 3600.0
 MISS_TTL = 3600.0  # an unknown symbol may be listed later the same day
+# The map's page size limit, and how many pages one symbol-list fetch follows at most (CMC
+# lists ~10,000 active coins; each page is a call and, in older docs, a credit).
+MAP_PAGE = 5000
+MAX_MAP_PAGES = 10
 _PAIR_SUFFIXES = ("-USDT", "/USDT", "-USD", "/USD")
 
 
@@ -72,6 +77,7 @@ class CoinMarketCapProvider(BaseProvider):
         # CMC refreshes quotes every 60 s.
         quote_freshness=Freshness.NEAR_REALTIME,
         authoritative_not_found=frozenset({AssetClass.CRYPTO}),
+        symbol_lists=frozenset({AssetClass.CRYPTO}),
     )
 
     def __init__(
@@ -148,6 +154,23 @@ class CoinMarketCapProvider(BaseProvider):
             return []
         self._remember(best_ids(body), [sym])
         return parse_map_matches(body)
+
+    async def symbols(self, asset_class: AssetClass) -> list[SymbolMatch]:
+        """``/v1/cryptocurrency/map`` page by page (``start``/``limit``, rank order) until a
+        short page. The ids it carries also fill the adapter's symbol → id map."""
+        self._check_asset_class(asset_class)
+        out: list[SymbolMatch] = []
+        seen: set[str] = set()  # pages come best rank first: a ticker's first id is its best
+        for page in range(MAX_MAP_PAGES):
+            params = map_page_params(1 + page * MAP_PAGE, MAP_PAGE)
+            body = await self._get("v1/cryptocurrency/map", params)
+            out.extend(parse_map_matches(body))
+            fresh = {s: i for s, i in best_ids(body).items() if s not in seen}
+            self._remember(fresh, list(fresh))
+            seen.update(fresh)
+            if len(data_of(body, list)) < MAP_PAGE:
+                break
+        return out
 
     async def health(self) -> None:
         # /v1/key/info costs no credits and proves the key works.

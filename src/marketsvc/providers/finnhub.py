@@ -79,6 +79,7 @@ class FinnhubProvider(BaseProvider):
         weights={"fundamentals": 2},  # profile2 + metric
         quote_freshness=Freshness.REALTIME,
         authoritative_not_found=frozenset({AssetClass.STOCK}),
+        symbol_lists=frozenset({AssetClass.STOCK, AssetClass.CRYPTO}),
     )
 
     def __init__(
@@ -189,6 +190,23 @@ class FinnhubProvider(BaseProvider):
 
     async def search(self, query: str) -> list[SymbolMatch]:
         return fp.parse_search(await self._get("search", {"q": query}))
+
+    async def symbols(self, asset_class: AssetClass) -> list[SymbolMatch]:
+        """Stocks: ``/stock/symbol?exchange=US`` (every US ticker, one answer). Crypto: the
+        Binance pairs of ``/crypto/symbol?exchange=binance``, which also renews the
+        adapter's coin → pair map."""
+        self._check_asset_class(asset_class)
+        if asset_class is AssetClass.STOCK:
+            return fp.parse_stock_symbols(await self._get("stock/symbol", {"exchange": "US"}))
+        async with self._pairs_lock:
+            body = await self._get("crypto/symbol", {"exchange": "binance"})
+            self._pairs = fp.parse_crypto_symbols(body)
+            self._pairs_loaded_at = self._clock()
+            pairs = dict(self._pairs)
+        return [
+            SymbolMatch(base, base, AssetClass.CRYPTO, vendor, fp.NAME)
+            for base, vendor in sorted(pairs.items())
+        ]
 
     async def health(self) -> None:
         await self.quote("AAPL", AssetClass.STOCK)

@@ -31,6 +31,7 @@ from marketsvc.errors import (
     ProviderAuthError,
     ProviderError,
     SymbolNotFoundError,
+    UnsupportedError,
 )
 from marketsvc.providers import _polygon_parse as wire
 from marketsvc.providers._common import BaseProvider
@@ -43,6 +44,9 @@ from marketsvc.symbols import TOP_COINS, resolve
 SYMBOL_CACHE_SECONDS = 24 * 3600.0
 # next_url pages followed by one history call at most (each page is a rate-limited call).
 MAX_HISTORY_PAGES = 10
+# Pages of 1,000 one symbol-list fetch follows at most: ~12,000 active US tickers today, and
+# at 5 calls a minute on a free key the fetch already takes minutes (at LOW priority).
+MAX_LIST_PAGES = 20
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -56,6 +60,8 @@ class PolygonProvider(BaseProvider):
         max_bars_per_call=5000,
         quote_freshness=Freshness.DELAYED,
         authoritative_not_found=frozenset({AssetClass.STOCK}),
+        # Crypto is left to the crypto venues' lists: each page here is 1/5 of a free minute.
+        symbol_lists=frozenset({AssetClass.STOCK}),
     )
 
     def __init__(
@@ -199,6 +205,27 @@ class PolygonProvider(BaseProvider):
 
     async def search(self, query: str) -> list[SymbolMatch]:
         return wire.parse_search(await self._get(wire.TICKERS, wire.params_search(query)))
+
+    async def symbols(self, asset_class: AssetClass) -> list[SymbolMatch]:
+        """``/v3/reference/tickers?market=stocks&active=true`` page by page (``next_url``,
+        same host only, so the key never leaves it)."""
+        self._check_asset_class(asset_class)
+        if asset_class is not AssetClass.STOCK:
+            raise UnsupportedError(self.name, "the symbol list covers stocks only")
+        url: str = wire.TICKERS
+        params: Params | None = wire.params_list("stocks")
+        out: dict[str, SymbolMatch] = {}
+        for _ in range(MAX_LIST_PAGES):
+            payload = await self._get(url, params)
+            for match in wire.parse_search(payload):
+                out.setdefault(match.symbol, match)
+            link = wire.next_url(payload)
+            if link is None:
+                break
+            if not self._same_origin(link):
+                raise BadDataError(self.name, "pagination link points to another host")
+            url, params = link, None  # the cursor carries the filters
+        return list(out.values())
 
     async def health(self) -> None:
         # The cheapest call a free key may make: one row of the reference list.

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from marketsvc.config import ProviderSettings
 from marketsvc.domain import (
@@ -30,6 +31,7 @@ from marketsvc.errors import (
     ProviderAuthError,
     ProviderError,
     SymbolNotFoundError,
+    UnsupportedError,
 )
 from marketsvc.providers import _tiingo_parse as wire
 from marketsvc.providers._common import BaseProvider
@@ -53,6 +55,7 @@ class TiingoProvider(BaseProvider):
         max_bars_per_call=10_000,
         quote_freshness=Freshness.NEAR_REALTIME,
         authoritative_not_found=frozenset({AssetClass.STOCK}),
+        symbol_lists=frozenset({AssetClass.STOCK}),
     )
 
     def __init__(
@@ -190,6 +193,21 @@ class TiingoProvider(BaseProvider):
 
     async def search(self, query: str) -> list[SymbolMatch]:
         return wire.parse_search(await self._get(wire.SEARCH, {"query": query}))
+
+    async def symbols(self, asset_class: AssetClass) -> list[SymbolMatch]:
+        """The supported-tickers zip. It lives on Tiingo's media host and needs no key, so
+        none is sent there; a configured base URL other than Tiingo's own (a proxy, the
+        emulator) is asked for it under its own root instead."""
+        self._check_asset_class(asset_class)
+        if asset_class is not AssetClass.STOCK:
+            raise UnsupportedError(self.name, "the symbol list covers stocks only")
+        default = urlsplit(self.settings.base_url).hostname == "api.tiingo.com"
+        url = wire.SUPPORTED_TICKERS_URL if default else wire.SUPPORTED_TICKERS_PATH
+        resp = await self.http.get(url)
+        if resp.status != 200 and wire.is_quota_message(resp.text):
+            wire.check(resp)  # the quota answers' own mapping
+        resp.raise_for_status()
+        return wire.parse_supported_tickers(resp.body)
 
     async def health(self) -> None:
         await self._get(wire.HEALTH)

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from marketsvc.symbols import TOP_COINS
+from marketsvc.sandbox import _universe
 
 SYNTHETIC = "(synthetic)"
 
@@ -213,13 +213,34 @@ STOCKS.update(
 )
 
 
+STOCKS.update(
+    {
+        ticker: Company(
+            ticker,
+            name,
+            15.0 + (sum(map(ord, ticker)) * 7919) % 600,
+            "Technology",
+            "Software",
+            "NASDAQ",
+            5000 + len(name) * 100,
+            5e8,
+        )
+        for ticker, name in _universe.stock_rows()
+    }
+)
+
+# Every coin the emulated crypto venues list (top coins, real long tail, generated).
+LISTED_COINS: list[_universe.ListedCoin] = _universe.coins(set(STOCKS))
+COIN_SYMBOLS: frozenset[str] = frozenset(c.symbol for c in LISTED_COINS)
+
+
 def _unit(symbol: str, salt: str) -> float:
     digest = hashlib.sha256(f"{salt}:{symbol}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def is_crypto(symbol: str) -> bool:
-    return symbol.upper() in TOP_COINS
+    return symbol.upper() in COIN_SYMBOLS
 
 
 def is_stock(symbol: str) -> bool:

@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from marketsvc import config
 from marketsvc.sandbox._framework import ProviderEmulator, SandboxState, qp
-from marketsvc.sandbox._synth import bar, price_at
+from marketsvc.sandbox._synth import LISTED_COINS, bar, price_at
 from marketsvc.symbols import TOP_COINS
 
 STABLES = frozenset({"USDT", "USDC", "FDUSD"})
@@ -52,6 +52,13 @@ def _listing() -> dict[str, tuple[str, str, str]]:
     for coin in _DELISTED:
         out[f"{coin}USDT"] = (coin, "USDT", "BREAK")
     out.update({pair: (b, q, "TRADING") for pair, (b, q) in _EXTRA_PAIRS.items()})
+    # The long tail Binance lists (a fraction of all coins), with a few quote assets each.
+    known = set(TOP_COINS) | {base for base, _ in _EXTRA_PAIRS.values()}
+    tail = [c.symbol for c in LISTED_COINS if c.on_binance and c.symbol not in known]
+    for i, coin in enumerate(tail):
+        for quote, every in (("USDT", 1), ("BTC", 3), ("USDC", 4), ("FDUSD", 7)):
+            if i % every == 0:
+                out.setdefault(f"{coin}{quote}", (coin, quote, "TRADING"))
     return out
 
 

@@ -39,6 +39,15 @@ COINS.update(
         "wif-imitation": ("WIF", "WIF Imitation (synthetic)", None, "WIF-IMITATION"),
     }
 )
+# The long tail: every other listed coin (real and generated), so /coins/list is thousands long.
+_TICKERS = {sym for sym, *_ in COINS.values()}
+COINS.update(
+    {
+        c.coingecko_id: (c.symbol, c.name, c.rank, c.symbol)
+        for c in _synth.LISTED_COINS
+        if c.symbol not in _TICKERS
+    }
+)
 # Hourly and 5-minute points sit a little after the boundary, as CoinGecko's do.
 POINT_OFFSET = 23
 DEMO_HISTORY_SECONDS = 365 * 86400

@@ -37,6 +37,15 @@ COINS.update(
         99000001: ("WIF", "WIF Imitation (synthetic)", None, False, "WIF-IMITATION"),
     }
 )
+# The long tail: every other listed coin, so the map pages past its 5,000-row limit.
+_TICKERS = {sym for sym, *_ in COINS.values()}
+COINS.update(
+    {
+        c.cmc_id: (c.symbol, c.name, c.rank, True, c.symbol)
+        for c in _synth.LISTED_COINS
+        if c.symbol not in _TICKERS
+    }
+)
 RATE_LIMIT_MESSAGE = (
     "You've exceeded your API Key's HTTP request rate limit. Rate limits reset every minute."
 )

@@ -24,7 +24,13 @@ from marketsvc.symbols import TOP_COINS
 
 # Coins missing from the adapter's built-in table: reachable only via /crypto/symbol.
 EXTRA_COINS = ("PEPE", "WIF", "INJ")
-COINS = frozenset(TOP_COINS) | frozenset(EXTRA_COINS)
+# Plus the long tail the emulated Binance lists (Finnhub mirrors the venues' pair lists).
+COINS = (
+    frozenset(TOP_COINS)
+    | frozenset(EXTRA_COINS)
+    | frozenset(c.symbol for c in _synth.LISTED_COINS if c.on_binance)
+)
+_MICS = {"NASDAQ": "XNAS", "NYSE": "XNYS", "NYSE ARCA": "ARCX"}
 RESOLUTION_SECONDS = {
     "1": 60,
     "5": 300,
@@ -78,6 +84,7 @@ class Emulator(ProviderEmulator):
             self.route("/api/v1/stock/metric", self._metric),
             self.route("/api/v1/search", self._search),
             self.route("/api/v1/crypto/symbol", self._crypto_symbols),
+            self.route("/api/v1/stock/symbol", self._stock_symbols),
         ]
 
     def throttled(self, request: Request, retry_after: float) -> Response:
@@ -294,6 +301,33 @@ class Emulator(ProviderEmulator):
             if q and (q in c.symbol.lower() or q in c.name.lower())
         ]
         return JSONResponse({"count": len(hits), "result": hits})
+
+    async def _stock_symbols(self, request: Request) -> Response:
+        """``/stock/symbol?exchange=US``: every listed ticker in one (large) array; other
+        exchange codes list nothing here (the emulator only has US listings)."""
+        if (denied := self._denied(request)) is not None:
+            return denied
+        if not qp(request, "exchange"):
+            return JSONResponse({"error": "Wrong exchange code."}, status_code=422)
+        if qp(request, "exchange") != "US":
+            return JSONResponse([])
+        return JSONResponse(
+            [
+                {
+                    "currency": "USD",
+                    "description": f"{c.name} {_synth.SYNTHETIC}".upper(),
+                    "displaySymbol": c.symbol,
+                    "figi": f"BBG{_figure(c.symbol, 'figi', 1e8, 9e8):.0f}",
+                    "isin": None,
+                    "mic": _MICS.get(c.exchange, "XNYS"),
+                    "shareClassFIGI": "",
+                    "symbol": c.symbol,
+                    "symbol2": "",
+                    "type": "ETP" if c.industry == "Exchange Traded Fund" else "Common Stock",
+                }
+                for c in _synth.STOCKS.values()
+            ]
+        )
 
     async def _crypto_symbols(self, request: Request) -> Response:
         if (denied := self._denied(request)) is not None:

@@ -15,7 +15,7 @@ import json
 import math
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -32,6 +32,9 @@ _THROTTLE_TEXT = (
     "You've exceeded the maximum requests per minute, please wait or upgrade your "
     "subscription to continue. https://massive.com/pricing"
 )
+
+
+_COIN_NAMES = {c.symbol: c.name for c in synth.LISTED_COINS}
 
 
 def _request_id(request: Request) -> str:
@@ -300,17 +303,17 @@ class Emulator(ProviderEmulator):
 
     def _ticker_row(self, ticker: str, sym: str, crypto: bool) -> dict[str, Any]:
         if crypto:
-            coin = TOP_COINS[sym]
+            name = _COIN_NAMES[sym]
             return {
                 "ticker": ticker,
-                "name": f"{coin.name} - United States dollar",
+                "name": f"{name} - United States dollar",
                 "market": "crypto",
                 "locale": "global",
                 "active": True,
                 "currency_symbol": "USD",
                 "currency_name": "United States dollar",
                 "base_currency_symbol": sym,
-                "base_currency_name": coin.name,
+                "base_currency_name": name,
             }
         company = synth.STOCKS[sym]
         return {
@@ -326,28 +329,41 @@ class Emulator(ProviderEmulator):
         }
 
     async def tickers(self, request: Request) -> Response:
+        """``/v3/reference/tickers``: filters, ``limit`` ≤ 1000 and Massive's paging, where
+        ``next_url`` carries an opaque ``cursor`` that encodes the filters and the offset."""
         if (denied := self._denied(request)) is not None:
             return denied
-        search = (qp(request, "search") or "").lower()
-        exact, market = qp(request, "ticker"), qp(request, "market")
-        limit = max(1, min(int(qp(request, "limit", "100") or 100), 1000))
+        args = dict(request.query_params)
+        if "cursor" in args:
+            try:
+                args = dict(parse_qsl(base64.urlsafe_b64decode(args["cursor"]).decode()))
+            except (ValueError, UnicodeDecodeError):
+                return JSONResponse({"status": "ERROR", "error": "bad cursor"}, 400)
+        search = (args.get("search") or "").lower()
+        exact, market = args.get("ticker"), args.get("market")
+        limit = max(1, min(int(args.get("limit") or 100), 1000))
+        offset = int(args.get("offset") or 0)
         candidates = [(s, s, False) for s in synth.STOCKS]
-        candidates += [(f"X:{s}USD", s, True) for s in TOP_COINS]
+        candidates += [(f"X:{c.symbol}USD", c.symbol, True) for c in synth.LISTED_COINS]
         rows = []
         for ticker, sym, crypto in candidates:
-            row = self._ticker_row(ticker, sym, crypto)
             if exact is not None and ticker != exact:
                 continue
-            if market is not None and row["market"] != market:
+            if market is not None and market != ("crypto" if crypto else "stocks"):
                 continue
+            row = self._ticker_row(ticker, sym, crypto)
             if search and search not in ticker.lower() and search not in row["name"].lower():
                 continue
             rows.append(row)
-        rows = rows[:limit]
+        page = rows[offset : offset + limit]
         body: dict[str, Any] = {"status": "OK", "request_id": _request_id(request)}
-        if rows:  # an empty answer carries no "results" key
-            body["results"] = rows
-        return JSONResponse({**body, "count": len(rows)})
+        if page:  # an empty answer carries no "results" key
+            body["results"] = page
+        if offset + limit < len(rows):
+            args.update(offset=str(offset + limit), limit=str(limit))
+            cursor = base64.urlsafe_b64encode(urlencode(args).encode()).decode()
+            body["next_url"] = str(request.url.replace(query=urlencode({"cursor": cursor})))
+        return JSONResponse({**body, "count": len(page)})
 
     async def details(self, request: Request) -> Response:
         if (denied := self._denied(request)) is not None:

@@ -9,9 +9,12 @@ and quota messages as plain text with HTTP 200.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import math
 import re
+import zipfile
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,6 +32,7 @@ _EASTERN = ZoneInfo("America/New_York")
 _FREQ = re.compile(r"^(\d+)(min|hour|day)$")
 _NAMED_FREQ = {"daily": 86400, "weekly": 7 * 86400}
 _UNITS = {"min": 60, "hour": 3600, "day": 86400}
+_CSV_COLUMNS = ("ticker", "exchange", "assetType", "priceCurrency", "startDate", "endDate")
 _NO_DATA = {"detail": "Error: resampleFreq or dates are invalid"}
 
 
@@ -92,6 +96,9 @@ class Emulator(ProviderEmulator):
             self.route("/tiingo/crypto/prices", self.crypto_prices),
             self.route("/tiingo/news", self.news),
             self.route("/tiingo/utilities/search", self.search),
+            # Real host: apimedia.tiingo.com (a static file, no key); served here under the
+            # emulated base, which is where the adapter looks when its base URL is overridden.
+            self.route("/docs/tiingo/daily/supported_tickers.zip", self.supported_tickers),
         ]
 
     # --- vendor behaviour ----------------------------------------------------------------
@@ -359,6 +366,33 @@ class Emulator(ProviderEmulator):
             for a in synth.articles(topic, self.now(), min(limit, 100))
         ]
         return JSONResponse(rows)
+
+    async def supported_tickers(self, request: Request) -> Response:
+        """The symbol list: a zip holding ``supported_tickers.csv`` with Tiingo's columns.
+        Besides the current US listings it carries the rows a reader must skip, as the real
+        file does: delisted tickers (an old ``endDate``), foreign exchanges, mutual funds and
+        rows with no dates."""
+        today = datetime.fromtimestamp(self.now(), tz=UTC).date().isoformat()
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(
+            ["ticker", "exchange", "assetType", "priceCurrency", "startDate", "endDate"]
+        )
+        for sym, company in synth.STOCKS.items():
+            kind = "ETF" if company.employees == 0 else "Stock"
+            exchange = company.exchange if company.exchange != "NYSE ARCA" else "NYSE ARCA"
+            writer.writerow(
+                [sym.lower().replace(".", "-"), exchange, kind, "USD", "1990-01-02", today]
+            )
+        for i in range(300):
+            writer.writerow([f"old{i:03d}", "NASDAQ", "Stock", "USD", "2001-03-01", "2015-06-30"])
+            writer.writerow([f"{600000 + i}", "SHG", "Stock", "CNY", "2010-01-04", today])
+            writer.writerow([f"mf{i:03d}x", "NMFQS", "Mutual Fund", "USD", "2000-01-03", today])
+        writer.writerow(["nodates", "NYSE", "Stock", "USD", "", ""])
+        blob = io.BytesIO()
+        with zipfile.ZipFile(blob, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("supported_tickers.csv", out.getvalue())
+        return Response(blob.getvalue(), media_type="application/zip")
 
     async def search(self, request: Request) -> Response:
         if (denied := self._denied(request)) is not None:
