@@ -64,9 +64,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(StripTrailingSlashMiddleware)  # innermost: only routing sees it
     app.add_middleware(RequestBodyMiddleware, max_bytes=64 * 1024)
-    app.add_middleware(MetricsMiddleware, metrics=lambda: metrics)
-    # Added last = outermost: an overloaded process refuses work before doing any.
+    # An overloaded process refuses work before doing any.
     app.add_middleware(AdmissionMiddleware, limit=settings.max_inflight_requests)
+    # Added last = outermost: every answer, a refused one too, gets a request id, an access
+    # line and a count.
+    app.add_middleware(MetricsMiddleware, metrics=lambda: metrics)
     # Routes are matched in this order: the hot data routes first.
     app.include_router(market.router)
     app.include_router(generic.router)

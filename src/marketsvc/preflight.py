@@ -23,12 +23,13 @@ import asyncio
 import errno
 import os
 import socket
+from pathlib import Path
 
 import redis.asyncio as aioredis
 from pydantic import SecretStr
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.exc import DBAPIError
 
 from marketsvc.config import Settings
@@ -157,10 +158,28 @@ def _database_hint(settings: Settings) -> str:
     return "check that PostgreSQL runs there and the URL's host, port, user, password and database"
 
 
+def _sqlite_folder(url: str) -> Path | None:
+    """The folder of a file-based SQLite URL (None for other databases and :memory:)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return Path(path).expanduser().resolve().parent
+
+
 def check_database(settings: Settings, *, migrate: bool) -> None:
     """Connect once; then, if ``migrate``, apply the migrations."""
     secrets = secrets_of(settings)
     shown = f"DATABASE_URL={safe_url(settings.database_url)!r}"
+    folder = _sqlite_folder(settings.database_url)
+    if folder is not None and not os.access(folder, os.W_OK | os.X_OK):
+        # Checked before connecting: aiosqlite's worker thread reports a failed open on a loop
+        # that asyncio.run has already closed, and that would print a stray traceback.
+        raise UnavailableError(
+            f"cannot connect to the database {shown} (the folder {str(folder)!r} does not exist "
+            f"or is not writable); {_database_hint(settings)}"
+        )
     try:
         asyncio.run(_ping_database(settings))
     except Exception as exc:

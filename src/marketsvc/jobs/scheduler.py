@@ -111,6 +111,7 @@ class JobScheduler:
         started = self._clock()
         if not await self._take_lease(spec, started):
             record.skipped += 1
+            log.debug("job skipped: another replica runs this tick", extra={"job": name})
             return False
         t0 = time.perf_counter()
         try:
@@ -124,6 +125,16 @@ class JobScheduler:
         record.last_run = started
         record.last_duration = time.perf_counter() - t0
         record.history = [*record.history[-9:], started]
+        # Per-run lines stay at DEBUG: at INFO they would drown everything else (failures are
+        # logged above at WARNING).
+        log.debug(
+            "job ran",
+            extra={
+                "job": name,
+                "outcome": record.last_outcome,
+                "duration_ms": round(record.last_duration * 1000, 1),
+            },
+        )
         return True
 
     def stats(self) -> dict[str, Any]:
