@@ -204,7 +204,7 @@ async def test_follow_up_requests_inside_a_call_are_budgeted() -> None:
     try:
         chatty = ChattyProvider("chatty", 1.0)
         runner = ChainRunner({"chatty": chatty}, planner, deadline_seconds=1.0)
-        with pytest.raises(AllProvidersFailedError, match="DeadlineExceeded"):
+        with pytest.raises(AllProvidersFailedError, match="chatty: rate limit reached"):
             await runner.run(
                 ["chatty"],
                 "quote",

@@ -147,7 +147,14 @@ class Settings(BaseSettings):
 
     call_planner_workers: int = Field(default=3, ge=1, le=64)
     call_planner_batch_delay: float = Field(default=5.0, ge=0)
+    # Seconds one upstream attempt may take, all of it (connect, headers, body, an adapter's
+    # lookups); the whole data request, every provider tried, gets request_timeout.
     provider_timeout: float = Field(default=10.0, gt=0)
+    request_timeout: float = Field(default=10.0, gt=0)
+    # The shared (Redis) limiter: seconds one Redis call may take, and how many failures in a
+    # row mean "Redis is away" (then each replica uses its local share of every limit).
+    rate_limit_redis_timeout: float = Field(default=0.5, gt=0)
+    rate_limit_redis_failures: int = Field(default=3, ge=1)
     provider_max_response_bytes: int = Field(default=20_000_000, ge=1024)
 
     # Demo and Pro keys look alike ("CG-..."), so the plan is said, not guessed.

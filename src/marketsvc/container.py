@@ -48,6 +48,8 @@ from marketsvc.planner import (
     LocalLimiter,
     RedisLimiter,
 )
+from marketsvc.planner.fit import CallWeights, budget_conflicts
+from marketsvc.planner.window import lookup_reserve
 from marketsvc.providers._http import ProviderHttp
 from marketsvc.providers.base import Provider
 from marketsvc.providers.registry import build_http_client, build_provider
@@ -103,7 +105,12 @@ async def _open_providers(
             max_connections=max(settings.call_planner_workers * 2, 4),
         )
         await stack.enter_async_context(client)
-        http = ProviderHttp(ps.name, client, max_bytes=settings.provider_max_response_bytes)
+        http = ProviderHttp(
+            ps.name,
+            client,
+            max_bytes=settings.provider_max_response_bytes,
+            attempt_timeout=settings.provider_timeout,
+        )
         providers[ps.name] = build_provider(ps, http)
     return providers
 
@@ -146,7 +153,11 @@ async def open_container(
         planner = await _open_planner(settings, providers, engine, redis_client, stack, namespace)
         cache = await _open_cache(settings, engine, redis_client, stack, sandbox=settings.sandbox)
         runner = ChainRunner(
-            providers, planner, breaker_policy=BreakerPolicy(base_break=settings.breaker_base_break)
+            providers,
+            planner,
+            breaker_policy=BreakerPolicy(base_break=settings.breaker_base_break),
+            deadline_seconds=settings.request_timeout,
+            sandbox=settings.sandbox,
         )
         orchestrator = DataOrchestrator(
             providers,
@@ -202,7 +213,11 @@ async def _open_planner(
     limiter: Limiter
     if redis_client is not None:
         limiter = RedisLimiter(
-            redis_client, prefix=f"{namespace}:limits", replica_count=settings.replica_count
+            redis_client,
+            prefix=f"{namespace}:limits",
+            replica_count=settings.replica_count,
+            op_timeout=settings.rate_limit_redis_timeout,
+            failures_to_degrade=settings.rate_limit_redis_failures,
         )
     else:
         # Day and month windows persist in the database, so a restart keeps the count.
@@ -214,16 +229,31 @@ async def _open_planner(
         # Interactive calls gather batch-mates for at most 2 ms: a miss should not wait longer.
         gather_delay=0.002,
     )
-    for name in providers:
-        lookups = providers[name].info.lookup_weight
-        limits = [
-            lim.with_headroom(lookups).padded(settings.rate_limit_margin)
-            for lim in settings.provider(name).rate_limits
-        ]
-        await planner.configure(name, limits)
+    for name, provider in providers.items():
+        configured = settings.provider(name).rate_limits
+        reserved = [lookup_reserve(lim, provider.info.lookup_weight) for lim in configured]
+        for conflict in budget_conflicts(
+            name, f"{name.upper()}_RATE_LIMITS", configured, reserved, call_weights(provider)
+        ):
+            log.warning("%s", conflict)
+        limits = [lim.padded(settings.rate_limit_margin) for lim in configured]
+        await planner.configure(name, limits, reserved=reserved)
     await planner.start()
     stack.push_async_callback(planner.aclose)
     return planner
+
+
+def call_weights(provider: Provider) -> CallWeights:
+    """What ``provider``'s calls weigh, for the start-up check of its limits."""
+    info = provider.info
+    operations = {op: provider.weight(op) for op in info.weights}
+    operations.setdefault("quote", provider.weight("quote"))
+    return CallWeights(
+        operations,
+        lookup=info.lookup_weight,
+        max_batch=info.max_batch,
+        batch_weight=lambda n: provider.weight("quotes", n),
+    )
 
 
 async def _open_cache(

@@ -173,10 +173,6 @@ class RateLimit:
     def __str__(self) -> str:
         return f"{self.limit}/{self.unit}"
 
-    def with_headroom(self, units: int) -> RateLimit:
-        """The same window with ``units`` kept back (never below one unit)."""
-        return RateLimit(max(1, self.limit - units), self.window, self.unit)
-
     def padded(self, margin: float) -> RateLimit:
         """The same limit over a slightly longer window. Calls leave us when granted but reach
         the provider after a variable delay; widening our window by more than that jitter

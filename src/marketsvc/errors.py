@@ -12,13 +12,14 @@ live in ``api/errors.py`` only; this module knows nothing about HTTP.
     │   ├── RateLimitedError           upstream throttled us (``retry_after`` seconds or None)
     │   ├── ProviderAuthError          key missing/invalid, or the plan lacks the endpoint
     │   ├── SymbolNotFoundError        the provider does not know the symbol
-    │   ├── ProviderUnavailableError   timeout, connection error, 5xx
+    │   ├── ProviderUnavailableError   timeout, connection error, 5xx (``reason`` says which)
     │   ├── BadDataError               non-JSON body, schema mismatch, oversized body
     │   ├── UnsupportedError           the provider cannot do this operation at all
     │   └── UnsafeRequestError         refused before sending: the URL path would escape
     ├── PlannerError                   the call planner refused or gave up on a call
     │   ├── DeadlineExceededError      the call could not be served before its deadline
-    │   └── SaturatedError             the provider's queue is full (``retry_after``)
+    │   ├── SaturatedError             the provider's queue is full (``retry_after``)
+    │   └── CallTooHeavyError          the call weighs more than one window of the limit allows
     ├── NotFoundError                  no provider knows the symbol (after the chain ran)
     └── AllProvidersFailedError        every capable provider failed and nothing stale is held
 
@@ -83,9 +84,22 @@ class SymbolNotFoundError(ProviderError):
 
 
 class ProviderUnavailableError(ProviderError):
-    """Timeout, connection failure or a 5xx answer."""
+    """Timeout, connection failure or a 5xx answer. ``reason`` is one of ``REASONS`` (why the
+    provider could not be used); ``message`` says it for people."""
 
     kind = "unavailable"
+    REASONS = frozenset(
+        {"dns", "refused", "connect", "timeout", "http_5xx", "circuit_open", "transport"}
+    )
+
+    def __init__(self, provider: str, message: str = "", reason: str = "transport") -> None:
+        super().__init__(provider, message)
+        self.reason = reason
+
+    @property
+    def network(self) -> bool:
+        """True when the provider could not even be reached (no network, DNS, refused)."""
+        return self.reason in ("dns", "refused", "connect")
 
 
 class BadDataError(ProviderError):
@@ -126,6 +140,21 @@ class SaturatedError(PlannerError):
     def __init__(self, provider: str, retry_after: float = 1.0) -> None:
         super().__init__(f"{provider}: queue full")
         self.provider = provider
+        self.retry_after = retry_after
+
+
+class CallTooHeavyError(PlannerError):
+    """A call weighs more than the configured limits allow in one window: it can never be
+    granted as it is (a batch is shrunk before it gets here; a single call cannot be)."""
+
+    def __init__(self, provider: str, weight: int, most: int, retry_after: float = 60.0) -> None:
+        super().__init__(
+            f"{provider}: a call of weight {weight} cannot fit its rate limit "
+            f"(at most {most} per window)"
+        )
+        self.provider = provider
+        self.weight = weight
+        self.most = most
         self.retry_after = retry_after
 
 

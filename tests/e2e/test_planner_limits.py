@@ -24,6 +24,8 @@ def _env(emu: str, tmp: Path, **extra: str) -> dict[str, str]:
         emu,
         f"sqlite+aiosqlite:///{tmp / 'planner.db'}",
         FINNHUB_RATE_LIMITS=LIMIT,
+        # 300 calls at 30/second take ~15 s; every caller is to be answered, not timed out.
+        REQUEST_TIMEOUT="30",
         **ONLY_FINNHUB,
         **extra,
     )

@@ -12,6 +12,7 @@ import pytest
 
 from marketsvc.domain import Priority, RateLimit
 from marketsvc.errors import (
+    CallTooHeavyError,
     ConfigError,
     DeadlineExceededError,
     PlannerError,
@@ -397,7 +398,8 @@ def test_lifecycle_errors() -> None:
         await planner.start()
         with pytest.raises(ConfigError):
             await planner.call("nobody", up.op(1))
-        with pytest.raises(ValueError, match="exceeds"):  # heavier than the provider's limit
+        # Heavier than the provider's limit: a typed refusal (a 503 upstairs), never queued.
+        with pytest.raises(CallTooHeavyError, match="weight 2 cannot fit"):
             await planner.call("p", up.op(1), weight=2)
         await planner.aclose()
         with pytest.raises(PlannerError):

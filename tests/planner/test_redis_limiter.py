@@ -14,7 +14,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from marketsvc.domain import RateLimit
-from marketsvc.errors import ConfigError
+from marketsvc.errors import CallTooHeavyError, ConfigError
 from marketsvc.planner import RedisLimiter
 from marketsvc.planner.redis_limiter import window_key
 
@@ -104,7 +104,7 @@ async def test_weights_are_counted(
     assert 59.0 < await b.reserve("p", 5) <= 60.0
     assert await c.reserve("p", 4) == 0.0
     assert [u.left for u in await a.usage("p")] == [0]
-    with pytest.raises(ValueError, match="outside"):
+    with pytest.raises(CallTooHeavyError, match="weight 11"):
         await a.reserve("p", 11)
 
 
@@ -121,13 +121,27 @@ async def test_retry_after_on_one_replica_blocks_the_others(
 
 
 async def test_unreachable_redis_falls_back_to_a_local_share(clients: ClientFactory) -> None:
-    limiter = RedisLimiter(clients("redis://127.0.0.1:1/0"), replica_count=3, probe_interval=60)
-    await limiter.configure("p", (RateLimit(9, 60.0, "minute"), RateLimit(100, 86400.0, "day")))
-    waits = [await limiter.reserve("p") for _ in range(5)]
-    assert waits[:3] == [0.0, 0.0, 0.0]  # 9 / 3 replicas, never "unlimited"
-    assert all(w > 50 for w in waits[3:])
+    limiter = RedisLimiter(
+        clients("redis://127.0.0.1:1/0"),
+        replica_count=3,
+        probe_interval=60,
+        failures_to_degrade=2,
+        op_timeout=0.1,
+    )
+    await limiter.configure("p", (RateLimit(9, 0.5, "x"), RateLimit(100, 86400.0, "day")))
+    # Two failures in a row before it calls Redis away; meanwhile callers wait a moment.
+    assert 0 < await limiter.reserve("p") <= 0.05
+    assert not limiter.degraded
+    # Then local shares (9 / 3 replicas), never "unlimited": but first the window is waited
+    # out, since the other replicas may have spent it just before Redis went.
+    assert 0.4 < await limiter.reserve("p") <= 0.5
     assert limiter.degraded
-    assert [(u.limit.limit, u.used) for u in await limiter.usage("p")] == [(3, 3), (33, 3)]
+    await asyncio.sleep(0.5)
+    waits = [await limiter.reserve("p") for _ in range(4)]
+    assert waits[:3] == [0.0, 0.0, 0.0]
+    assert waits[3] > 0
+    # The day window counts the 9 units the others may have been granted meanwhile.
+    assert [(u.limit.limit, u.used) for u in await limiter.usage("p")] == [(3, 3), (33, 12)]
     await limiter.block_for("p", 1.0)  # does not raise either
 
 
@@ -140,10 +154,13 @@ async def test_unconfigured_provider_is_refused(
 
 
 class TcpProxy:
-    """Forwards a local port to Redis; stopping it looks like Redis going away."""
+    """Forwards a local port to Redis; stopping it looks like Redis going away, and a
+    ``reply_delay`` like a healthy Redis answering late (a replica under CPU load): commands
+    still reach Redis at once and run, only their answers are held back."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
+        self.reply_delay = 0.0
         self.port = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -168,15 +185,19 @@ class TcpProxy:
         self._writers |= {writer, up_writer}
         pipes = [
             asyncio.ensure_future(_pipe(reader, up_writer)),
-            asyncio.ensure_future(_pipe(up_reader, writer)),
+            asyncio.ensure_future(_pipe(up_reader, writer, self)),
         ]
         self._pipes.update(pipes)
         await asyncio.gather(*pipes, return_exceptions=True)
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pipe(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, proxy: TcpProxy | None = None
+) -> None:
     with contextlib.suppress(ConnectionError, asyncio.CancelledError):
         while data := await reader.read(65536):
+            if proxy is not None and proxy.reply_delay:
+                await asyncio.sleep(proxy.reply_delay)
             writer.write(data)
             await writer.drain()
     writer.close()
@@ -200,23 +221,30 @@ async def test_falls_back_while_redis_is_away_and_returns_to_it(
         prefix=redis_namespace,
         replica_count=2,
         probe_interval=0.05,
+        failures_to_degrade=1,
     )
-    await limiter.configure("p", (RateLimit(10, 60.0, "minute"),))
+    await limiter.configure("p", (RateLimit(10, 0.5, "x"), RateLimit(100, 60.0, "minute")))
     key = window_key(redis_namespace, "p", 60.0)
     try:
         assert await limiter.reserve("p") == 0.0
         assert await redis_client.zcard(key) == 1
 
         await proxy.stop()
-        # Local share is 10 / 2 = 5, and the call made through Redis already counts in it.
-        waits = [await limiter.reserve("p") for _ in range(5)]
-        assert waits[:4] == [0.0] * 4 and waits[4] > 50
+        assert await limiter.reserve("p") > 0  # the short window is waited out first
         assert limiter.degraded
+        await asyncio.sleep(0.5)
+        # Local share is 10 / 2 = 5 per half second.
+        waits = [await limiter.reserve("p") for _ in range(6)]
+        assert waits[:5] == [0.0] * 5 and waits[5] > 0
         assert await redis_client.zcard(key) == 1
 
         await proxy.start()  # same port: Redis is back
         await eventually(lambda: _granted_through_redis(limiter, redis_client, key))
         assert not limiter.degraded
+        # Redis was told of the 5 local grants, and of what the other replica may have
+        # granted on its own share meanwhile (at most 5 more).
+        used = [u.used for u in await limiter.usage("p")]
+        assert used[1] >= 1 + 5 + 5 + 1
     finally:
         await proxy.stop()
 

@@ -389,8 +389,9 @@ async def test_error_mapping(
 
 async def test_timeout_is_unavailable(provider: BinanceProvider, mock: respx.MockRouter) -> None:
     mock.get(TICKER).mock(side_effect=httpx.ReadTimeout("slow"))
-    with pytest.raises(ProviderUnavailableError, match="timeout") as err:
+    with pytest.raises(ProviderUnavailableError, match="timed out") as err:
         await provider.quote("BTC", AssetClass.CRYPTO)
+    assert err.value.reason == "timeout"
     assert_no_key(mock, err.value)
 
 

@@ -677,7 +677,8 @@ async def test_error_answers_map_to_typed_errors(
 async def test_timeout_is_unavailable(router: respx.MockRouter, provider: PolygonProvider) -> None:
     router.get("/v2/aggs/ticker/AAPL/prev").mock(side_effect=httpx.ReadTimeout("slow"))
     err = await raised(provider.quote("AAPL", AssetClass.STOCK), ProviderUnavailableError)
-    assert "timeout" in str(err)
+    assert isinstance(err, ProviderUnavailableError) and err.reason == "timeout"
+    assert "timed out" in str(err)
 
 
 async def test_missing_key_fails_before_any_call(router: respx.MockRouter) -> None:

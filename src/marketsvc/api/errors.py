@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from marketsvc.errors import (
     AllProvidersFailedError,
+    CallTooHeavyError,
     DeadlineExceededError,
     InvalidInputError,
     MarketsvcError,
@@ -33,6 +34,7 @@ ERROR_TABLE: list[tuple[type[BaseException], int, str]] = [
     (NotFoundError, 404, "symbol-not-found"),
     (SymbolNotFoundError, 404, "symbol-not-found"),
     (SaturatedError, 503, "saturated"),
+    (CallTooHeavyError, 503, "rate-limit-too-small"),
     (DeadlineExceededError, 503, "deadline-exceeded"),
     (AllProvidersFailedError, 503, "providers-unavailable"),
     (RateLimitedError, 503, "providers-unavailable"),

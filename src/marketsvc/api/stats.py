@@ -28,8 +28,18 @@ async def planner_stats(container: Container) -> dict[str, Any]:
             "wait_p50_seconds": round(st.wait_p50, 6),
             "wait_p99_seconds": round(st.wait_p99, 6),
             "mean_batch_size": round(st.mean_batch_size, 3),
+            # The configured limit, the part of it kept back for an adapter's lookups (only
+            # they may use it), and what ordinary calls may use: used and left count against it.
             "windows": [
-                {"window": str(w.limit), "used": w.used, "left": w.left} for w in st.windows
+                {
+                    "window": str(w.limit),
+                    "configured": w.limit.limit,
+                    "reserved_for_lookups": w.reserved,
+                    "usable": w.usable,
+                    "used": w.used,
+                    "left": w.left,
+                }
+                for w in st.windows
             ],
         }
     return out

@@ -2,6 +2,12 @@
 fallback to the next provider on unavailable / rate-limited / deadline errors, and the
 "symbol not found" rules.
 
+Interactive requests hedge: when a provider has not answered after ``fallback_after`` seconds,
+the next one is asked too, and the first good answer wins (the others are cancelled). A slow
+but correct provider is never abandoned for being slow; the whole request is bounded by
+``deadline_seconds`` (REQUEST_TIMEOUT), each upstream request by the adapters' HTTP client
+(PROVIDER_TIMEOUT).
+
 A not-found answer from a provider that declares itself authoritative for the asset class
 (``ProviderInfo.authoritative_not_found``) ends the chain; from a partial catalogue (Binance
 only lists its trading pairs) it only moves on to the next provider.
@@ -10,10 +16,10 @@ only lists its trading pairs) it only moves on to the next provider.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from marketsvc.domain import AssetClass, Priority
@@ -29,70 +35,29 @@ from marketsvc.errors import (
     SymbolNotFoundError,
     UnsupportedError,
 )
+from marketsvc.orchestrator._calls import (
+    BatchSpec,
+    GrantedCall,
+    ProviderCallStats,
+    Tally,
+    budgeted,
+)
 from marketsvc.orchestrator.breaker import BreakerPolicy, BreakerState, ProviderBreaker
+from marketsvc.orchestrator.failures import FailureLog, describe, summary
 from marketsvc.planner import CallPlanner
-from marketsvc.providers import CALL_BUDGET
 from marketsvc.providers.base import Provider
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
+# True while the work is done for a client that waits for the answer (set by the API layer
+# through DataOrchestrator.for_user); background jobs and prefetch leave it False.
+USER_WAITING: contextvars.ContextVar[bool] = contextvars.ContextVar("user_waiting", default=False)
+
+__all__ = ["BatchSpec", "ChainRunner", "ProviderCallStats"]
+
 # Failures that say something about the provider's health (they feed the breaker).
 _HEALTH_FAILURES = (ProviderUnavailableError, BadDataError, ProviderAuthError)
-
-
-@dataclass(slots=True)
-class ProviderCallStats:
-    calls: int = 0
-    successes: int = 0
-    # Calls that say something about the provider's health (unavailable, bad data, auth);
-    # "unknown symbol", "unsupported here" and throttling are answers, not failures.
-    failures: int = 0
-    errors: dict[str, int] = field(default_factory=dict)
-    latency_ms_total: float = 0.0
-    last_latency_ms: float | None = None
-    last_error: str | None = None
-    last_success_at: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BatchSpec:
-    """Says that a one-symbol call may be merged with others into one multi-symbol call
-    (``Provider.quotes(items, asset_class)``) on providers that have a batch endpoint. The
-    caller states it; the runner never switches operation on its own. ``key`` groups the
-    calls the planner may merge."""
-
-    key: str
-    item: str
-    asset_class: AssetClass
-
-    @classmethod
-    def quotes(cls, symbol: str, asset_class: AssetClass) -> BatchSpec:
-        return cls(f"quotes:{asset_class.value}", symbol, asset_class)
-
-
-class _GrantedCall:
-    """The first request of a granted call is paid for; every further one is spent from the
-    provider's budget before it goes out."""
-
-    def __init__(self, planner: CallPlanner, provider: str, deadline: float) -> None:
-        self.planner = planner
-        self.provider = provider
-        self.deadline = deadline
-        self.requests = 0
-
-    async def before_request(self) -> None:
-        self.requests += 1
-        if self.requests > 1:
-            await self.planner.spend(self.provider, 1, self.deadline)
-
-
-async def _budgeted(budget: _GrantedCall, coro: Awaitable[T]) -> T:
-    token = CALL_BUDGET.set(budget)  # set inside the planner's worker task that awaits us
-    try:
-        return await coro
-    finally:
-        CALL_BUDGET.reset(token)
 
 
 class ChainRunner:
@@ -102,15 +67,20 @@ class ChainRunner:
         planner: CallPlanner,
         *,
         breaker_policy: BreakerPolicy | None = None,
-        deadline_seconds: float = 15.0,
+        deadline_seconds: float = 10.0,
         fallback_after: float = 2.0,
+        sandbox: bool = False,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.providers = providers
         self.planner = planner
         self.deadline_seconds = deadline_seconds
         self.fallback_after = fallback_after
+        self.sandbox = sandbox
         self._monotonic = monotonic
+        self.failure_log = FailureLog()
+        # Providers whose last failure was "could not reach it at all" (DNS, refused).
+        self._unreachable: dict[str, bool] = {}
         policy = breaker_policy or BreakerPolicy()
         self.breakers = {name: ProviderBreaker(policy, monotonic) for name in providers}
         self.stats = {name: ProviderCallStats() for name in providers}
@@ -118,8 +88,10 @@ class ChainRunner:
         self.no_batch: set[str] = set()
 
     def deadline(self, priority: Priority) -> float:
-        # Background work may wait longer for budget than a user would.
-        factor = 1.0 if priority <= Priority.MEDIUM else 20.0
+        # Background work may wait longer for budget than a user would; a user who asked for
+        # LOW or BATCH priority is still waiting on the other end (REQUEST_TIMEOUT holds).
+        background = priority > Priority.MEDIUM and not USER_WAITING.get()
+        factor = 20.0 if background else 1.0
         return self.planner.now() + self.deadline_seconds * factor
 
     async def call_one(
@@ -130,13 +102,21 @@ class ChainRunner:
         *,
         priority: Priority,
         deadline: float,
+        start_by: float | None = None,
         batch: BatchSpec | None = None,
     ) -> T:
-        """One provider, through its breaker and the planner; records stats and health."""
+        """One provider, through its breaker and the planner; records stats and health.
+        ``start_by`` is the latest the call may be sent or retried (planner.call)."""
         provider = self.providers[name]
         breaker = self.breakers[name]
         if not breaker.allow():
-            raise ProviderUnavailableError(name, "circuit open")
+            last = self.failure_log.failing().get(name)
+            after = f" after repeated failures ({last})" if last else ""
+            raise ProviderUnavailableError(
+                name,
+                f"circuit open{after}, retry in {max(1, round(breaker.retry_in()))} s",
+                reason="circuit_open",
+            )
         stats = self.stats[name]
         t0 = time.perf_counter()
         batched = batch is not None and provider.info.max_batch > 1 and name not in self.no_batch
@@ -145,8 +125,9 @@ class ChainRunner:
                 spec = batch
 
                 async def run_batch(items: list[str]) -> Mapping[str, Any]:
-                    budget = _GrantedCall(self.planner, name, deadline)
-                    return await _budgeted(budget, provider.quotes(items, spec.asset_class))
+                    weight = provider.weight("quotes", len(items))
+                    budget = GrantedCall(self.planner, name, deadline, weight)
+                    return await budgeted(budget, provider.quotes(items, spec.asset_class))
 
                 result: T = await self.planner.call_batched(
                     name,
@@ -157,14 +138,19 @@ class ChainRunner:
                     weight_for=lambda n: provider.weight("quotes", n),
                     priority=priority,
                     deadline=deadline,
+                    start_by=start_by,
                 )
             else:
+                weight = provider.weight(operation)
                 result = await self.planner.call(
                     name,
-                    lambda: _budgeted(_GrantedCall(self.planner, name, deadline), fn(provider)),
+                    lambda: budgeted(
+                        GrantedCall(self.planner, name, deadline, weight), fn(provider)
+                    ),
                     priority=priority,
-                    weight=provider.weight(operation),
+                    weight=weight,
                     deadline=deadline,
+                    start_by=start_by,
                 )
         except ProviderAuthError as exc:
             if batched:
@@ -174,21 +160,32 @@ class ChainRunner:
                 self.no_batch.add(name)
                 breaker.release_probe()
                 return await self.call_one(
-                    name, operation, fn, priority=priority, deadline=deadline, batch=None
+                    name,
+                    operation,
+                    fn,
+                    priority=priority,
+                    deadline=deadline,
+                    start_by=start_by,
+                    batch=None,
                 )
             breaker.record_failure(exc.kind)
             self._count(stats, exc.kind, t0)
             stats.failures += 1
+            self._failed(name, exc)
             raise
         except _HEALTH_FAILURES as exc:
             breaker.record_failure(exc.kind)
             self._count(stats, exc.kind, t0)
             stats.failures += 1
+            self._failed(name, exc)
             raise
         except ProviderError as exc:  # not found, rate limited, unsupported: provider is fine
             breaker.release_probe()
             if isinstance(exc, SymbolNotFoundError):
                 breaker.record_success()
+                self._succeeded(name)
+            elif isinstance(exc, RateLimitedError):
+                self._failed(name, exc)
             self._count(stats, exc.kind, t0)
             raise
         except PlannerError as exc:
@@ -199,12 +196,21 @@ class ChainRunner:
             breaker.release_probe()
             raise
         breaker.record_success()
+        self._succeeded(name)
         stats.calls += 1
         stats.successes += 1
         stats.last_success_at = time.time()
         stats.last_latency_ms = (time.perf_counter() - t0) * 1000
         stats.latency_ms_total += stats.last_latency_ms
         return result
+
+    def _failed(self, name: str, exc: ProviderError) -> None:
+        self._unreachable[name] = isinstance(exc, ProviderUnavailableError) and exc.network
+        self.failure_log.failed(name, exc)
+
+    def _succeeded(self, name: str) -> None:
+        self._unreachable[name] = False
+        self.failure_log.succeeded(name)
 
     @staticmethod
     def _count(stats: ProviderCallStats, kind: str, t0: float) -> None:
@@ -224,55 +230,110 @@ class ChainRunner:
         priority: Priority,
         batch: BatchSpec | None = None,
     ) -> tuple[T, str]:
-        """First provider in ``chain`` that answers; (result, provider name)."""
+        """First good answer along ``chain``; (result, provider name).
+
+        Interactive priorities hedge (module docstring); background work asks one provider
+        at a time and waits its turn."""
         deadline = self.deadline(priority)
-        failures: list[str] = []
-        not_found: list[str] = []
-        retry_after: float | None = None
-        for i, name in enumerate(chain):
-            now = self.planner.now()
-            if now >= deadline:
-                failures.append(f"{name}: deadline")
-                break
-            # A user should not wait out one provider's queue or Retry-After while another
-            # could answer now: interactive calls give each provider but the last a short
-            # leash, then spill over. Background work waits its turn.
-            step_deadline = deadline
-            if priority <= Priority.MEDIUM and i < len(chain) - 1:
-                step_deadline = min(deadline, now + self.fallback_after)
-            try:
-                result = await self.call_one(
-                    name, operation, fn, priority=priority, deadline=step_deadline, batch=batch
+        hedge = priority <= Priority.MEDIUM
+        tally = Tally()
+        waiting = list(chain)
+        running: dict[asyncio.Task[T], str] = {}
+
+        def start_next() -> None:
+            name = waiting.pop(0)
+            # A caller with providers left to try does not wait out this one's queue or
+            # Retry-After (start_by), but takes its answer if it is already on the way.
+            start_by = (
+                min(deadline, self.planner.now() + self.fallback_after)
+                if hedge and waiting
+                else None
+            )
+            task = asyncio.ensure_future(
+                self.call_one(
+                    name,
+                    operation,
+                    fn,
+                    priority=priority,
+                    deadline=deadline,
+                    start_by=start_by,
+                    batch=batch,
                 )
-            except SymbolNotFoundError:
-                not_found.append(name)
-                if asset_class in self.providers[name].info.authoritative_not_found:
-                    raise NotFoundError(symbol) from None
-                continue
-            except UnsupportedError:
-                continue
-            except RateLimitedError as exc:
-                failures.append(f"{name}: rate_limited")
-                if exc.retry_after is not None:
-                    retry_after = min(retry_after or exc.retry_after, exc.retry_after)
-                continue
-            except ProviderError as exc:
-                failures.append(f"{name}: {exc.kind}")
-                continue
-            except PlannerError as exc:
-                failures.append(f"{name}: {type(exc).__name__}")
-                retry_after = min(retry_after or 5.0, float(getattr(exc, "retry_after", 5.0)))
-                continue
-            return result, name
-        if not_found and not failures:
+            )
+            running[task] = name
+
+        try:
+            while running or waiting:
+                if not running:
+                    start_next()
+                left = deadline - self.planner.now()
+                if left <= 0:
+                    for name in running.values():
+                        tally.failures[name] = "no answer before the deadline"
+                    break
+                patience = self.fallback_after if hedge and waiting else left
+                done, _ = await asyncio.wait(
+                    running, timeout=min(left, patience), return_when=asyncio.FIRST_COMPLETED
+                )
+                if not done:
+                    if waiting and self.planner.now() < deadline:
+                        start_next()  # hedge: ask the next provider too, keep waiting
+                    continue
+                for task in sorted(done, key=lambda t: chain.index(running[t])):
+                    name = running.pop(task)
+                    exc = task.exception()
+                    if exc is None:
+                        return task.result(), name
+                    self._settle_failure(name, exc, asset_class, symbol, tally)
+        finally:
+            for task in running:
+                task.cancel()
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+        if tally.not_found and not tally.failures:
             raise NotFoundError(symbol)
-        if not failures and not not_found:
+        if not tally.failures and not tally.not_found:
             raise AllProvidersFailedError(f"no enabled provider offers this for {symbol}")
+        ordered = {n: tally.failures[n] for n in chain if n in tally.failures}
+        if not ordered:
+            raise AllProvidersFailedError(
+                f"every provider failed for {symbol}: not found on partial catalogues",
+                retry_after=tally.retry_after or self._shortest_break(chain),
+            )
+        offline = not self.sandbox and all(tally.unreachable.get(n, False) for n in ordered)
         raise AllProvidersFailedError(
-            f"every provider failed for {symbol}: "
-            f"{', '.join(failures) or 'not found on partial catalogues'}",
-            retry_after=retry_after or self._shortest_break(chain),
+            summary(symbol, ordered, offline_hint=offline),
+            retry_after=tally.retry_after or self._shortest_break(chain),
         )
+
+    def _settle_failure(
+        self,
+        name: str,
+        exc: BaseException,
+        asset_class: AssetClass | None,
+        symbol: str,
+        tally: Tally,
+    ) -> None:
+        """Note why ``name`` did not answer; raise NotFoundError if its "unknown" is final."""
+        if isinstance(exc, SymbolNotFoundError):
+            tally.not_found.append(name)
+            if asset_class in self.providers[name].info.authoritative_not_found:
+                raise NotFoundError(symbol) from None
+            return
+        if isinstance(exc, UnsupportedError):
+            return
+        if not isinstance(exc, ProviderError | PlannerError):
+            raise exc
+        tally.failures[name] = describe(exc)
+        unreachable = isinstance(exc, ProviderUnavailableError) and (
+            exc.network or (exc.reason == "circuit_open" and self._unreachable.get(name, False))
+        )
+        tally.unreachable[name] = unreachable
+        after: float | None = getattr(exc, "retry_after", None)
+        if isinstance(exc, PlannerError):
+            after = float(after if after is not None else 5.0)
+        if after is not None:
+            tally.retry_after = min(tally.retry_after or after, after)
 
     async def gather(
         self,

@@ -8,8 +8,9 @@ through the history store (gap-only fetching) and indicators are computed locall
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -38,7 +39,7 @@ from marketsvc.orchestrator import serialize
 from marketsvc.orchestrator.aggregate import merge_articles, validate_prices
 from marketsvc.orchestrator.answers import CachedAnswers, Envelope
 from marketsvc.orchestrator.breaker import BreakerState
-from marketsvc.orchestrator.chain_runner import BatchSpec, ChainRunner
+from marketsvc.orchestrator.chain_runner import USER_WAITING, BatchSpec, ChainRunner
 from marketsvc.orchestrator.chains import chain_for
 from marketsvc.orchestrator.history_source import HistorySource
 from marketsvc.orchestrator.universes import UniverseService, with_resolution
@@ -392,6 +393,16 @@ class DataOrchestrator:
     async def sweep_cache(self) -> dict[str, int]:
         """Drop expired entries from the durable cache tier (a scheduled job)."""
         return await self.cache.sweep()
+
+    @contextlib.contextmanager
+    def for_user(self) -> Iterator[None]:
+        """Work inside is for a client waiting on the answer: whatever priority it asked for,
+        the request deadline (REQUEST_TIMEOUT) bounds it, not the background one."""
+        token = USER_WAITING.set(True)
+        try:
+            yield
+        finally:
+            USER_WAITING.reset(token)
 
     def spawn(self, coro: Awaitable[Any]) -> None:
         """Run background work (prefetch); the task is kept until it ends."""

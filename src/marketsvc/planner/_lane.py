@@ -6,12 +6,12 @@ import asyncio
 import heapq
 import math
 from collections import Counter, deque
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from marketsvc.domain import Priority, RateLimit
-from marketsvc.errors import DeadlineExceededError
+from marketsvc.errors import CallTooHeavyError, DeadlineExceededError
 from marketsvc.planner._batching import BatchCall
 from marketsvc.planner._work import State, Waiter, Work
 from marketsvc.planner.window import WindowUsage
@@ -47,9 +47,17 @@ class Lane:
     failed, or re-entered with a higher priority) are skipped when they reach the top.
     """
 
-    def __init__(self, provider: str, limits: tuple[RateLimit, ...], workers: int, max_queue: int):
+    def __init__(
+        self,
+        provider: str,
+        limits: tuple[RateLimit, ...],
+        workers: int,
+        max_queue: int,
+        reserved: tuple[int, ...] = (),
+    ):
         self.provider = provider
         self.limits = limits
+        self.reserved = reserved or (0,) * len(limits)
         self.workers = workers
         self.max_queue = max_queue
         self.heap: list[tuple[int, int, Work]] = []
@@ -115,6 +123,35 @@ class Lane:
             if w.state is State.QUEUED and w.priority > priority and w.alive()
         ]
         return max(victims, key=lambda v: (v[0], v[1]))[2] if victims else None
+
+    @property
+    def most(self) -> int:
+        """The heaviest ordinary call one window of the limits can ever grant."""
+        return min(lim.limit - r for lim, r in zip(self.limits, self.reserved, strict=True))
+
+    @property
+    def most_lookup(self) -> int:
+        """The heaviest lookup (follow-up request inside a granted call) ever granted."""
+        return min(lim.limit for lim in self.limits)
+
+    def too_heavy(self, weight: int, lookup: bool = False) -> CallTooHeavyError | None:
+        most = self.most_lookup if lookup else self.most
+        if weight <= most:
+            return None
+        shortest = min(lim.window for lim in self.limits)
+        return CallTooHeavyError(self.provider, weight, most, retry_after=shortest)
+
+    def fitting_batch(self, max_batch: int, weight_for: Callable[[int], int]) -> int:
+        """The largest batch size up to ``max_batch`` whose weight fits one window (Binance's
+        21-100 symbol tickers weigh 40: under 30/minute they go as batches of 20 at weight 2);
+        CallTooHeavyError when not even one item fits."""
+        most = self.most
+        for size in range(max_batch, 0, -1):  # the first try fits unless the limit is tight
+            if max(1, weight_for(size)) <= most:
+                return size
+        too_heavy = self.too_heavy(max(1, weight_for(1)))
+        assert too_heavy is not None
+        raise too_heavy
 
     @property
     def queued(self) -> int:

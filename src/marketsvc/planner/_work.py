@@ -21,7 +21,10 @@ class State(Enum):
 
 @dataclass(slots=True, eq=False)
 class Waiter:
-    """One caller: its own future, priority and deadline (planner clock)."""
+    """One caller: its own future, priority and deadline (planner clock). The caller leaves at
+    ``deadline``, even while its call runs; ``start_by`` (default: the deadline) is the latest
+    its call may be sent or retried: a caller with somewhere else to go does not wait out a
+    queue or a Retry-After, yet still takes a slow answer that is on its way."""
 
     future: asyncio.Future[Any]
     priority: Priority
@@ -29,6 +32,11 @@ class Waiter:
     enqueued_at: float
     # True until the call is dispatched or the caller leaves: counts in the queue depth.
     queued: bool = field(default=True)
+    start_by: float | None = None
+
+    @property
+    def patience(self) -> float | None:
+        return self.start_by if self.start_by is not None else self.deadline
 
     def live(self) -> bool:
         return not self.future.done()
@@ -64,8 +72,8 @@ class Work:
 
     @property
     def deadline(self) -> float | None:
-        """The latest instant at which running the call still helps someone."""
-        deadlines = [w.deadline for w in self.waiters if w.live()]
+        """The latest instant at which sending (or retrying) the call still helps someone."""
+        deadlines = [w.patience for w in self.waiters if w.live()]
         if not deadlines or None in deadlines:
             return None
         return max(d for d in deadlines if d is not None)

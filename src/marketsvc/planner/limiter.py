@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from marketsvc.domain import RateLimit
-from marketsvc.errors import CallLogError, ConfigError
+from marketsvc.errors import CallLogError, CallTooHeavyError, ConfigError
 from marketsvc.planner.window import SlidingWindowLimiter, WindowUsage
 
 log = logging.getLogger(__name__)
@@ -25,16 +25,20 @@ class Limiter(Protocol):
     """Decides, per provider, whether a call of some weight may go upstream now.
 
     ``reserve`` grants and records atomically (returns 0.0) or records nothing and returns the
-    seconds to wait before asking again. ``block_for`` makes ``reserve`` refuse for ``seconds``
+    seconds to wait before asking again; ``lookup=True`` may use the units ``configure`` kept
+    back per window (``reserved``), ordinary calls may not. A weight above what one window can
+    ever grant raises ``CallTooHeavyError``. ``block_for`` makes ``reserve`` refuse for ``seconds``
     (a provider's Retry-After); it takes a duration rather than an instant so a shared limiter
     can place the end on its own clock and clock skew between replicas does not matter.
     ``reserve`` raises ``ConfigError`` for a provider that was never configured: a provider
     without limits is refused, never treated as unlimited.
     """
 
-    async def configure(self, provider: str, limits: Sequence[RateLimit]) -> None: ...
+    async def configure(
+        self, provider: str, limits: Sequence[RateLimit], reserved: Sequence[int] = ()
+    ) -> None: ...
 
-    async def reserve(self, provider: str, weight: int = 1) -> float: ...
+    async def reserve(self, provider: str, weight: int = 1, *, lookup: bool = False) -> float: ...
 
     async def block_for(self, provider: str, seconds: float) -> None: ...
 
@@ -69,14 +73,20 @@ class LocalLimiter:
         self._limiters: dict[str, SlidingWindowLimiter] = {}
         self._since_prune: dict[str, int] = {}
 
+    def now(self) -> float:
+        """This limiter's clock (the time base of ``record`` and ``seed``)."""
+        return self._clock()
+
     def limiter(self, provider: str) -> SlidingWindowLimiter:
         try:
             return self._limiters[provider]
         except KeyError:
             raise ConfigError(f"no rate limits configured for provider {provider!r}") from None
 
-    async def configure(self, provider: str, limits: Sequence[RateLimit]) -> None:
-        limiter = SlidingWindowLimiter(limits)
+    async def configure(
+        self, provider: str, limits: Sequence[RateLimit], reserved: Sequence[int] = ()
+    ) -> None:
+        limiter = SlidingWindowLimiter(limits, reserved)
         if self._call_log is not None:
             since = self._clock() - max(limit.window for limit in limits)
             try:
@@ -87,9 +97,11 @@ class LocalLimiter:
                 log.warning("could not load %s's recent calls: %s", provider, type(exc).__name__)
         self._limiters[provider] = limiter
 
-    async def reserve(self, provider: str, weight: int = 1) -> float:
+    async def reserve(self, provider: str, weight: int = 1, *, lookup: bool = False) -> float:
+        limiter = self.limiter(provider)
+        check_weight(provider, weight, limiter, lookup)
         now = self._clock()
-        wait = self.limiter(provider).reserve(weight, now)
+        wait = limiter.reserve(weight, now, lookup=lookup)
         if wait == 0.0 and self._call_log is not None:
             await self._log_call(provider, now, weight)
         return wait
@@ -104,6 +116,10 @@ class LocalLimiter:
     async def usage(self, provider: str) -> tuple[WindowUsage, ...]:
         return self.limiter(provider).usage(self._clock())
 
+    def seed(self, provider: str, weights: Sequence[int], at: float) -> None:
+        """Count units per window at ``at`` (window totals granted elsewhere)."""
+        self.limiter(provider).record_per_window(weights, at)
+
     async def _log_call(self, provider: str, now: float, weight: int) -> None:
         assert self._call_log is not None
         try:
@@ -116,3 +132,13 @@ class LocalLimiter:
         except CallLogError as exc:
             # The grant stands (this process still counts it); only restart-survival is lost.
             log.warning("could not log a call to %s: %s", provider, type(exc).__name__)
+
+
+def check_weight(provider: str, weight: int, limiter: SlidingWindowLimiter, lookup: bool) -> None:
+    """Refuse, with a typed error, a weight no window of ``limiter`` could ever grant."""
+    if weight < 1:
+        raise ValueError(f"weight must be at least 1, not {weight}")
+    most = limiter.max_lookup_weight if lookup else limiter.max_weight
+    if weight > most:
+        shortest = min(limit.window for limit in limiter.limits)
+        raise CallTooHeavyError(provider, weight, most, retry_after=shortest)

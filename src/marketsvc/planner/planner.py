@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from marketsvc.domain import Priority, RateLimit
 from marketsvc.errors import (
+    CallTooHeavyError,
     ConfigError,
     DeadlineExceededError,
     PlannerError,
@@ -84,15 +85,21 @@ class CallPlanner:
         provider: str,
         limits: Sequence[RateLimit],
         *,
+        reserved: Sequence[int] = (),
         workers: int | None = None,
         max_queue: int | None = None,
     ) -> None:
-        """Set (or change) a provider's limits, concurrency and queue bound."""
-        await self._limiter.configure(provider, limits)
+        """Set (or change) a provider's limits, the units of each kept for lookups
+        (``reserved``), concurrency and queue bound."""
+        await self._limiter.configure(provider, limits, reserved)
         lane = self._lanes.get(provider)
         if lane is None:
             lane = Lane(
-                provider, tuple(limits), workers or self._workers, max_queue or self._max_queue
+                provider,
+                tuple(limits),
+                workers or self._workers,
+                max_queue or self._max_queue,
+                tuple(reserved),
             )
             self._lanes[provider] = lane
             self._budgets[provider] = RetryBudget(self._retry, self._monotonic())
@@ -100,6 +107,7 @@ class CallPlanner:
                 lane.dispatcher = asyncio.create_task(self._dispatch(lane))
         else:
             lane.limits = tuple(limits)
+            lane.reserved = tuple(reserved) or (0,) * len(limits)
             lane.workers = workers or lane.workers
             lane.max_queue = max_queue or lane.max_queue
             lane.wake.set()
@@ -149,13 +157,19 @@ class CallPlanner:
         priority: Priority = Priority.MEDIUM,
         weight: int = 1,
         deadline: float | None = None,
+        start_by: float | None = None,
         idempotent: bool = True,
     ) -> T:
-        """Run ``fn`` once the provider's budget allows; ``deadline`` is on :meth:`now`."""
+        """Run ``fn`` once the provider's budget allows; ``deadline`` is on :meth:`now`. The
+        caller leaves at ``deadline``; ``start_by`` (default: the deadline) is the latest the
+        call may be sent or retried (see :class:`~marketsvc.planner._work.Waiter`)."""
         if weight < 1:
             raise ValueError(f"weight must be at least 1, not {weight}")
         lane = self._lane(provider)
-        waiter = self._admit(lane, priority, deadline)
+        too_heavy = lane.too_heavy(weight)
+        if too_heavy is not None:
+            raise too_heavy  # it could never be granted: say so now rather than queue it
+        waiter = self._admit(lane, priority, deadline, start_by)
         self._budgets[provider].offered(waiter.enqueued_at)
         lane.push(SingleCall(next(self._seq), waiter, fn, weight, idempotent))
         result: T = await self._wait(lane, waiter)
@@ -172,13 +186,16 @@ class CallPlanner:
         weight_for: Callable[[int], int] = _one,
         priority: Priority = Priority.MEDIUM,
         deadline: float | None = None,
+        start_by: float | None = None,
     ) -> T:
         """Ask for ``item`` through ``batch_fn``, sharing one upstream call with every caller
         of the same ``op_key`` waiting meanwhile (up to ``max_batch`` items). An item missing
         from the answer raises SymbolNotFoundError for its callers only; ``weight_for(n)``
-        is the weight of one upstream call for n items."""
+        is the weight of one upstream call for n items. A batch never grows heavier than one
+        window of the limits allows: ``max_batch`` shrinks to the largest size that fits."""
         lane = self._lane(provider)
-        waiter = self._admit(lane, priority, deadline)
+        max_batch = lane.fitting_batch(max_batch, weight_for)
+        waiter = self._admit(lane, priority, deadline, start_by)
         now = waiter.enqueued_at
         batch = lane.open_batches.get(op_key)
         if batch is None or batch.sealed or batch.full or batch.state not in _OPEN:
@@ -206,13 +223,22 @@ class CallPlanner:
     async def spend(self, provider: str, weight: int, deadline: float | None) -> None:
         """Take ``weight`` units of ``provider``'s budget for a request made inside a call that
         is already running (it holds its worker slot, so it does not queue again): wait for
-        the windows to have room, or fail when they will not before ``deadline``."""
+        the windows to have room, or fail when they will not before ``deadline``. These
+        lookups may use the units kept back from ordinary calls; one heavier than a whole
+        window raises CallTooHeavyError."""
         lane = self._lane(provider)
+        too_heavy = lane.too_heavy(weight, lookup=True)
+        if too_heavy is not None:
+            raise too_heavy
         lane.calls += 1
         while True:
             now = self._monotonic()
             blocked = lane.blocked_until - now
-            wait = blocked if blocked > 0 else await self._limiter.reserve(provider, weight)
+            wait = (
+                blocked
+                if blocked > 0
+                else await self._limiter.reserve(provider, weight, lookup=True)
+            )
             if wait <= 0.0:
                 return
             if deadline is not None and now + wait > deadline:
@@ -235,10 +261,15 @@ class CallPlanner:
         except KeyError:
             raise ConfigError(f"provider {provider!r} is not configured in the planner") from None
 
-    def _admit(self, lane: Lane, priority: Priority, deadline: float | None) -> Waiter:
+    def _admit(
+        self, lane: Lane, priority: Priority, deadline: float | None, start_by: float | None
+    ) -> Waiter:
         now = self._monotonic()
         free_at = max(lane.next_free_at, lane.blocked_until)
-        if deadline is not None and (deadline <= now or deadline < free_at):
+        if deadline is not None and start_by is not None:
+            start_by = min(start_by, deadline)
+        latest = start_by if start_by is not None else deadline
+        if latest is not None and (latest <= now or latest < free_at):
             raise DeadlineExceededError(lane.provider, "no budget before deadline")
         if lane.queued >= lane.max_queue:
             # Full: a more urgent caller displaces the newest of the least urgent ones.
@@ -248,7 +279,7 @@ class CallPlanner:
             lane.fail(victim, SaturatedError(lane.provider, lane.drain_estimate()))
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         lane.depth[priority] += 1
-        waiter = Waiter(future, priority, deadline, now)
+        waiter = Waiter(future, priority, deadline, now, start_by=start_by)
         lane.waiters.add(waiter)
         return waiter
 
@@ -313,7 +344,7 @@ class CallPlanner:
         weight = work.weight
         try:
             wait = await self._limiter.reserve(lane.provider, weight)
-        except (ValueError, ConfigError) as exc:  # a call the limiter can never grant
+        except (ValueError, ConfigError, CallTooHeavyError) as exc:  # it can never be granted
             lane.fail(work, exc)
             return
         now = self._monotonic()

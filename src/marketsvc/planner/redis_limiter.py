@@ -1,4 +1,4 @@
-"""The sliding-window decision of ``bucket.py``, made atomically inside Redis for every replica.
+"""The sliding-window decision of ``window.py``, made atomically inside Redis for every replica.
 
 One Lua script prunes, checks every window and records the call, on Redis' own clock (``TIME``),
 so N processes together respect the limit and clock skew between them does not matter. Per
@@ -8,8 +8,11 @@ that left the window, not the whole window. Keys share the hash tag ``{provider}
 also runs on a Redis Cluster.
 
 When Redis cannot be reached the limiter falls back to a local share of each limit
-(limit ÷ ``replica_count``), never to "unlimited", and probes Redis again every
-``probe_interval`` seconds.
+(limit ÷ ``replica_count``, rounded down), never to "unlimited", and probes Redis again every
+``probe_interval`` seconds. One slow answer from a healthy Redis (a replica under CPU load) is
+not an outage: only ``failures_to_degrade`` failures in a row switch to local shares, and the
+calls asked meanwhile wait a moment and ask again. Both switches count what the other side
+granted (``_outage.py`` has the arithmetic and the reasoning).
 """
 
 from __future__ import annotations
@@ -17,14 +20,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from marketsvc.domain import RateLimit
-from marketsvc.errors import ConfigError
+from marketsvc.errors import CallTooHeavyError, ConfigError
+from marketsvc.planner._outage import allowance_for_others, inside, shares, unseen
+from marketsvc.planner._redis_scripts import BLOCK_LUA, RECORD_LUA, RESERVE_LUA, USAGE_LUA
 from marketsvc.planner.limiter import LocalLimiter
 from marketsvc.planner.window import MIN_WAIT, WindowUsage
 
@@ -33,109 +40,6 @@ log = logging.getLogger(__name__)
 # Everything that means "Redis is not answering properly": redis-py's ConnectionError and
 # TimeoutError derive from RedisError; a socket or our own asyncio.timeout raise OSError.
 REDIS_DOWN: tuple[type[BaseException], ...] = (RedisError, OSError)
-
-_LUA_COMMON = """
-local function weight_of(member)
-  return tonumber(string.match(member, ':(%d+)$'))
-end
-
--- Drop calls that left the window (score <= edge); return the units still inside and keep
--- the running total in step. A missing total (first use) is rebuilt from the set.
-local function prune(zkey, skey, edge, ttl)
-  local raw = redis.call('GET', skey)
-  local used = 0
-  if raw then
-    used = tonumber(raw)
-    local gone = redis.call('ZRANGEBYSCORE', zkey, '-inf', edge)
-    for _, m in ipairs(gone) do used = used - weight_of(m) end
-    if #gone == 0 then return used end
-  else
-    local kept = redis.call('ZRANGEBYSCORE', zkey, string.format('(%.17g', edge), '+inf')
-    for _, m in ipairs(kept) do used = used + weight_of(m) end
-  end
-  redis.call('ZREMRANGEBYSCORE', zkey, '-inf', edge)
-  if redis.call('EXISTS', zkey) == 1 then
-    redis.call('SET', skey, used, 'PX', ttl)
-  else
-    redis.call('DEL', skey)
-  end
-  return used
-end
-
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-"""
-
-# KEYS: blocked-until, sequence, then (sorted set, total) per window.
-# ARGV: weight, then (limit, window seconds, ttl ms) per window. Returns the wait as a string
-# (Redis would truncate a Lua number to an integer).
-_RESERVE_LUA = (
-    _LUA_COMMON
-    + """
-local weight = tonumber(ARGV[1])
-local blocked = tonumber(redis.call('GET', KEYS[1]) or '0')
-if blocked > now then return tostring(blocked - now) end
-local n = (#KEYS - 2) / 2
-local used = {}
-local wait = 0
-for i = 1, n do
-  local zkey, skey = KEYS[2 * i + 1], KEYS[2 * i + 2]
-  local limit, window, ttl = tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i]), ARGV[3 * i + 1]
-  used[i] = prune(zkey, skey, now - window, ttl)
-  local excess = used[i] + weight - limit
-  local start, freed = 0, 0
-  while excess > 0 do
-    -- Oldest first, until enough units will have left the window.
-    local chunk = redis.call('ZRANGE', zkey, start, start + 99, 'WITHSCORES')
-    if #chunk == 0 then break end
-    for j = 1, #chunk, 2 do
-      freed = freed + weight_of(chunk[j])
-      if freed >= excess then
-        wait = math.max(wait, tonumber(chunk[j + 1]) + window - now)
-        excess = 0
-        break
-      end
-    end
-    start = start + 100
-  end
-end
-if wait > 0 then return tostring(wait) end
-local member = redis.call('INCR', KEYS[2]) .. ':' .. weight
-for i = 1, n do
-  local zkey, skey, ttl = KEYS[2 * i + 1], KEYS[2 * i + 2], ARGV[3 * i + 1]
-  redis.call('ZADD', zkey, now, member)
-  redis.call('PEXPIRE', zkey, ttl)
-  redis.call('SET', skey, used[i] + weight, 'PX', ttl)
-end
-return '0'
-"""
-)
-
-# KEYS: (sorted set, total) per window. ARGV: (window seconds, ttl ms) per window.
-_USAGE_LUA = (
-    _LUA_COMMON
-    + """
-local out = {}
-for i = 1, #KEYS / 2 do
-  local edge = now - tonumber(ARGV[2 * i - 1])
-  out[i] = tostring(prune(KEYS[2 * i - 1], KEYS[2 * i], edge, ARGV[2 * i]))
-end
-return out
-"""
-)
-
-# KEYS: blocked-until. ARGV: seconds. Never shortens an existing block.
-_BLOCK_LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local seconds = tonumber(ARGV[1])
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if now + seconds > current then
-  local ttl = math.ceil(seconds * 1000) + 1000
-  redis.call('SET', KEYS[1], string.format('%.17g', now + seconds), 'PX', ttl)
-end
-return tostring(math.max(now + seconds, current) - now)
-"""
 
 
 def provider_keys(prefix: str, provider: str) -> str:
@@ -149,11 +53,12 @@ def window_key(prefix: str, provider: str, window: float) -> str:
 
 
 def local_share(limits: Sequence[RateLimit], replica_count: int) -> tuple[RateLimit, ...]:
-    """Each replica's part of the limits while Redis is away. At least 1 unit per window, or
-    a provider would be shut off entirely when replicas outnumber its limit."""
+    """Each replica's part of the limits while Redis is away (limit ÷ replicas, rounded down;
+    a limiter window needs one unit, so a 0 share is kept as 1 here and refused by the
+    :class:`RedisLimiter` before it is asked)."""
     return tuple(
-        RateLimit(max(1, limit.limit // replica_count), limit.window, limit.unit)
-        for limit in limits
+        RateLimit(max(1, part), limit.window, limit.unit)
+        for part, limit in zip(shares(limits, replica_count), limits, strict=True)
     )
 
 
@@ -172,54 +77,94 @@ class RedisLimiter:
         replica_count: int = 1,
         probe_interval: float = 1.0,
         op_timeout: float = 0.5,
+        failures_to_degrade: int = 3,
         monotonic: Callable[[], float] = time.monotonic,
         fallback: LocalLimiter | None = None,
     ) -> None:
-        if replica_count < 1:
-            raise ValueError("replica_count must be at least 1")
+        if replica_count < 1 or failures_to_degrade < 1:
+            raise ValueError("replica_count and failures_to_degrade must be at least 1")
         self._prefix = prefix
         self._replica_count = replica_count
         self._probe_interval = probe_interval
         self._op_timeout = op_timeout
+        self._failures_to_degrade = failures_to_degrade
         self._monotonic = monotonic
         self._fallback = fallback or LocalLimiter()
         self._limits: dict[str, tuple[RateLimit, ...]] = {}
+        self._reserved: dict[str, tuple[int, ...]] = {}
+        self._shares: dict[str, tuple[int, ...]] = {}
+        self._local_reserved: dict[str, tuple[int, ...]] = {}
+        # Per provider: (monotonic time, units per window) Redis last reported.
+        self._observed: dict[str, tuple[float, tuple[int, ...]]] = {}
+        # Per provider: (monotonic time, weight) granted on the local share, for Redis later.
+        self._local_grants: dict[str, list[tuple[float, int]]] = {}
+        # Per provider: (monotonic time, weight) granted through Redis, still in a window;
+        # they are in the local mirror already, so the switch must not count them twice.
+        self._own_grants: dict[str, deque[tuple[float, int]]] = {}
+        self._failures = 0
+        self._down_since: float | None = None
         self._down_until: float | None = None
-        self._reserve_script = client.register_script(_RESERVE_LUA)
-        self._usage_script = client.register_script(_USAGE_LUA)
-        self._block_script = client.register_script(_BLOCK_LUA)
+        self._reserve_script = client.register_script(RESERVE_LUA)
+        self._usage_script = client.register_script(USAGE_LUA)
+        self._block_script = client.register_script(BLOCK_LUA)
+        self._record_script = client.register_script(RECORD_LUA)
 
     @property
     def degraded(self) -> bool:
         """True while decisions are local shares because Redis did not answer."""
         return self._down_until is not None
 
-    async def configure(self, provider: str, limits: Sequence[RateLimit]) -> None:
+    async def configure(
+        self, provider: str, limits: Sequence[RateLimit], reserved: Sequence[int] = ()
+    ) -> None:
         if not limits:
             raise ConfigError(f"no rate limits configured for provider {provider!r}")
+        keep = tuple(reserved) or (0,) * len(limits)
+        parts = shares(limits, self._replica_count)
         self._limits[provider] = tuple(limits)
-        await self._fallback.configure(provider, local_share(limits, self._replica_count))
+        self._reserved[provider] = keep
+        self._shares[provider] = parts
+        # Nothing seen yet counts as "nothing granted as of now": see _degrade.
+        self._observed[provider] = (self._monotonic(), (0,) * len(limits))
+        self._local_grants.setdefault(provider, [])
+        self._own_grants.setdefault(provider, deque())
+        # The reserve shrinks with the share, and always leaves ordinary calls a unit.
+        local_keep = tuple(
+            min(r // self._replica_count, max(0, p - 1)) for r, p in zip(keep, parts, strict=True)
+        )
+        self._local_reserved[provider] = local_keep
+        await self._fallback.configure(
+            provider, local_share(limits, self._replica_count), local_keep
+        )
 
-    async def reserve(self, provider: str, weight: int = 1) -> float:
+    async def reserve(self, provider: str, weight: int = 1, *, lookup: bool = False) -> float:
         limits = self._provider_limits(provider)
-        smallest = min(limit.limit for limit in limits)
-        if not 1 <= weight <= smallest:
-            raise ValueError(f"weight {weight} outside 1..{smallest} for {provider}")
+        ceilings = self._ceilings(provider, lookup)
+        if not 1 <= weight <= min(ceilings):
+            if weight < 1:
+                raise ValueError(f"weight must be at least 1, not {weight}")
+            shortest = min(limit.window for limit in limits)
+            raise CallTooHeavyError(provider, weight, min(ceilings), retry_after=shortest)
         keys = [f"{provider_keys(self._prefix, provider)}:{name}" for name in ("blocked", "seq")]
         args: list[Any] = [weight]
-        for limit in limits:
+        for limit, ceiling in zip(limits, ceilings, strict=True):
             zkey = window_key(self._prefix, provider, limit.window)
             keys += [zkey, f"{zkey}:sum"]
-            args += [limit.limit, limit.window, _ttl_ms(limit.window)]
-        raw = await self._redis(self._reserve_script, keys, args)
+            args += [ceiling, limit.window, _ttl_ms(limit.window)]
+        raw = await self._redis(self._reserve_script, keys, args, asked=(provider, weight))
         if raw is None:
-            return await self._fallback.reserve(provider, weight)
-        wait = float(raw)
+            if self.degraded:
+                return await self._reserve_locally(provider, weight, lookup)
+            # Not (yet) an outage: ask again shortly rather than guess.
+            return max(MIN_WAIT, min(0.05, self._probe_interval))
+        self._observe(provider, raw[1:])
+        wait = float(raw[0])
         if wait > 0.0:
             return max(MIN_WAIT, wait)
         # Mirror the grant locally: if Redis goes away, this replica's own recent calls still
         # count against its local share.
         self._fallback.record(provider, weight)
+        self._remember_own(provider, weight, max(limit.window for limit in limits))
         return 0.0
 
     async def block_for(self, provider: str, seconds: float) -> None:
@@ -240,8 +185,12 @@ class RedisLimiter:
         raw = await self._redis(self._usage_script, keys, args)
         if raw is None:
             return await self._fallback.usage(provider)
+        self._observe(provider, raw)
         used = [int(float(u)) for u in raw]
-        return tuple(WindowUsage(limit, u) for limit, u in zip(limits, used, strict=True))
+        reserved = self._reserved[provider]
+        return tuple(
+            WindowUsage(limit, u, r) for limit, u, r in zip(limits, used, reserved, strict=True)
+        )
 
     def _provider_limits(self, provider: str) -> tuple[RateLimit, ...]:
         try:
@@ -249,27 +198,126 @@ class RedisLimiter:
         except KeyError:
             raise ConfigError(f"no rate limits configured for provider {provider!r}") from None
 
-    async def _redis(self, script: Any, keys: list[str], args: list[Any]) -> Any:
-        """Run a script; None means Redis is away and the caller should decide locally."""
-        if self._down_until is not None and self._monotonic() < self._down_until:
+    def _ceilings(self, provider: str, lookup: bool) -> list[int]:
+        """Per window, the units a call may fill up to: all of them for a lookup, all but the
+        reserve for an ordinary call."""
+        totals = [limit.limit for limit in self._limits[provider]]
+        if lookup:
+            return totals
+        return [t - r for t, r in zip(totals, self._reserved[provider], strict=True)]
+
+    def _observe(self, provider: str, raw: Sequence[Any]) -> None:
+        if len(raw) == len(self._limits[provider]):
+            used = tuple(int(float(u)) for u in raw)
+            self._observed[provider] = (self._monotonic(), used)
+
+    def _remember_own(self, provider: str, weight: int, longest: float) -> None:
+        now = self._monotonic()
+        own = self._own_grants[provider]
+        own.append((now, weight))
+        while own and own[0][0] <= now - longest:
+            own.popleft()
+
+    async def _reserve_locally(self, provider: str, weight: int, lookup: bool) -> float:
+        parts = self._shares[provider]
+        keep = (0,) * len(parts) if lookup else self._local_reserved[provider]
+        if weight > min(p - k for p, k in zip(parts, keep, strict=True)):
+            # The local share cannot hold it (more replicas than units): wait for Redis.
+            return self._probe_interval
+        wait = await self._fallback.reserve(provider, weight, lookup=lookup)
+        if wait == 0.0:
+            self._local_grants[provider].append((self._monotonic(), weight))
+        return wait
+
+    async def _redis(
+        self,
+        script: Any,
+        keys: list[str],
+        args: list[Any],
+        asked: tuple[str, int] | None = None,
+    ) -> Any:
+        """Run a script; None means Redis did not answer and the caller should wait or decide
+        locally. ``asked`` (provider, weight) marks a reserve: if it timed out, Redis may have
+        granted it, so it is counted locally as if it had been."""
+        if self._down_until is not None and (
+            self._monotonic() < self._down_until or not await self._come_back()
+        ):
             return None
         try:
             async with asyncio.timeout(self._op_timeout):
                 result = await script(keys=keys, args=args)
         except REDIS_DOWN as exc:
-            if self._down_until is None:
-                log.warning(
-                    "Redis unreachable for rate limits (%s): using local shares (1/%d of each "
-                    "limit) until it answers",
-                    type(exc).__name__,
-                    self._replica_count,
-                )
-            self._down_until = self._monotonic() + self._probe_interval
+            if asked is not None and isinstance(exc, (TimeoutError, RedisTimeoutError)):
+                self._fallback.record(*asked)
+            self._failed(exc)
             return None
-        if self._down_until is not None:
-            log.info("Redis answers again: rate limits are shared again")
-            self._down_until = None
+        self._failures = 0
         return result
+
+    def _failed(self, exc: BaseException) -> None:
+        now = self._monotonic()
+        if self._down_until is not None:
+            self._down_until = now + self._probe_interval
+            return
+        self._failures += 1
+        if self._failures < self._failures_to_degrade:
+            return
+        log.warning(
+            "Redis did not answer the rate limiter %d times in a row (%s): using local shares "
+            "(1/%d of each limit, after the calls already granted) until it answers",
+            self._failures,
+            type(exc).__name__,
+            self._replica_count,
+        )
+        self._down_since = now
+        self._down_until = now + self._probe_interval
+        clock_now = self._fallback.now()
+        for provider, limits in self._limits.items():
+            seen_at, seen = self._observed[provider]
+            age = now - seen_at
+            # The others' grants Redis reported, counted at the time they were seen (they were
+            # granted no later); this replica's own are in the mirror already.
+            own = inside(self._own_grants[provider], limits, now)
+            others = [max(0, s - o) for s, o in zip(seen, own, strict=True)]
+            self._fallback.seed(provider, others, clock_now - age)
+            if self._replica_count > 1:
+                # What the other replicas may have been granted since, at the latest time.
+                gap = age + self._op_timeout
+                self._fallback.seed(provider, unseen(limits, seen, gap), clock_now)
+
+    async def _come_back(self) -> bool:
+        """Probe Redis by telling it what was granted without it; True if that worked."""
+        now = self._monotonic()
+        assert self._down_since is not None
+        # One probe at a time: callers meanwhile keep to the local share.
+        self._down_until = now + self._probe_interval
+        # The others may keep granting locally until their own next probe.
+        outage = now - self._down_since + self._probe_interval + self._op_timeout
+        try:
+            async with asyncio.timeout(self._op_timeout):
+                for provider, limits in self._limits.items():
+                    own = inside(self._local_grants[provider], limits, now)
+                    others = allowance_for_others(limits, self._replica_count, outage)
+                    units = [a + b for a, b in zip(own, others, strict=True)]
+                    if not any(units):
+                        continue
+                    keys = [f"{provider_keys(self._prefix, provider)}:seq"]
+                    args: list[Any] = []
+                    for limit, n in zip(limits, units, strict=True):
+                        zkey = window_key(self._prefix, provider, limit.window)
+                        keys += [zkey, f"{zkey}:sum"]
+                        args += [n, limit.window, _ttl_ms(limit.window)]
+                    await self._record_script(keys=keys, args=args)
+        except REDIS_DOWN:
+            self._down_until = self._monotonic() + self._probe_interval
+            return False
+        log.warning("Redis answers again: rate limits are shared again")
+        for grants in self._local_grants.values():
+            grants.clear()
+        self._failures = 0
+        self._down_since = None
+        self._down_until = None
+        return True
 
 
 def _ttl_ms(window: float) -> int:

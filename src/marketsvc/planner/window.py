@@ -8,6 +8,11 @@ granted only when every window still has room for its weight.
 
 Memory is one ``(ts, weight)`` pair per granted call still inside the window (calls granted at the
 same instant share one entry), i.e. at most N entries per window.
+
+A window may keep ``reserved`` units back from ordinary calls: only lookups (requests an adapter
+makes inside a granted call, e.g. Binance's exchangeInfo) may use them, so a lookup is not
+starved by a queue of ordinary calls that take every unit the moment it frees up. Lookups are
+charged their real weight like any call; the reserve only decides who may take the last units.
 """
 
 from __future__ import annotations
@@ -28,23 +33,46 @@ _ROUNDING = 1e-6
 
 @dataclass(frozen=True, slots=True)
 class WindowUsage:
-    """Units spent in the current sliding window of one limit."""
+    """Units spent in the current sliding window of one limit; ``reserved`` of its units are
+    kept for lookups, so ordinary calls may use ``usable`` of them."""
 
     limit: RateLimit
     used: int
+    reserved: int = 0
+
+    @property
+    def usable(self) -> int:
+        return self.limit.limit - self.reserved
 
     @property
     def left(self) -> int:
-        return max(0, self.limit.limit - self.used)
+        """Units an ordinary call could still take now."""
+        return max(0, self.usable - self.used)
+
+
+def lookup_reserve(limit: RateLimit, lookup_weight: int) -> int:
+    """Units of ``limit`` kept back for lookups of ``lookup_weight``.
+
+    Never more than a quarter of the window: with a small limit, keeping a whole lookup back
+    (Binance's 20 out of 30/minute) would leave ordinary calls a third of what the operator
+    configured. Nothing is kept when the lookup can never fit (20 > 2/minute): those lookups
+    are refused instead, and ordinary calls get the whole window.
+    """
+    if lookup_weight <= 0 or lookup_weight > limit.limit:
+        return 0
+    return min(lookup_weight, limit.limit // 4)
 
 
 class _WindowLog:
     """The granted calls still inside one window, oldest first, with their running total."""
 
-    __slots__ = ("limit", "log", "used")
+    __slots__ = ("limit", "log", "reserved", "used")
 
-    def __init__(self, limit: RateLimit) -> None:
+    def __init__(self, limit: RateLimit, reserved: int = 0) -> None:
+        if not 0 <= reserved < limit.limit:
+            raise ValueError(f"reserve {reserved} must leave room in {limit}")
         self.limit = limit
+        self.reserved = reserved
         self.log: deque[tuple[float, int]] = deque()
         self.used = 0
 
@@ -55,9 +83,11 @@ class _WindowLog:
         while log and log[0][0] + window <= now:
             self.used -= log.popleft()[1]
 
-    def wait_for(self, weight: int, now: float) -> float:
-        """Seconds until ``weight`` more units fit (0.0 if they fit now); expire() first."""
-        excess = self.used + weight - self.limit.limit
+    def wait_for(self, weight: int, now: float, lookup: bool = False) -> float:
+        """Seconds until ``weight`` more units fit (0.0 if they fit now); expire() first.
+        Ordinary calls fit under ``limit - reserved``, lookups under the whole limit."""
+        ceiling = self.limit.limit if lookup else self.limit.limit - self.reserved
+        excess = self.used + weight - ceiling
         if excess <= 0:
             return 0.0
         freed = 0
@@ -84,10 +114,13 @@ class SlidingWindowLimiter:
 
     __slots__ = ("_blocked_until", "_windows")
 
-    def __init__(self, limits: Sequence[RateLimit]) -> None:
+    def __init__(self, limits: Sequence[RateLimit], reserved: Sequence[int] = ()) -> None:
         if not limits:
             raise ValueError("a limiter needs at least one limit; there is no 'unlimited'")
-        self._windows = tuple(_WindowLog(limit) for limit in limits)
+        if reserved and len(reserved) != len(limits):
+            raise ValueError("one reserve per limit")
+        keep = tuple(reserved) or (0,) * len(limits)
+        self._windows = tuple(_WindowLog(lim, r) for lim, r in zip(limits, keep, strict=True))
         self._blocked_until = float("-inf")
 
     @property
@@ -95,23 +128,33 @@ class SlidingWindowLimiter:
         return tuple(w.limit for w in self._windows)
 
     @property
+    def reserved(self) -> tuple[int, ...]:
+        return tuple(w.reserved for w in self._windows)
+
+    @property
     def max_weight(self) -> int:
-        """The heaviest call that can ever be granted."""
+        """The heaviest ordinary call that can ever be granted."""
+        return min(w.limit.limit - w.reserved for w in self._windows)
+
+    @property
+    def max_lookup_weight(self) -> int:
+        """The heaviest lookup that can ever be granted."""
         return min(w.limit.limit for w in self._windows)
 
-    def reserve(self, weight: int, now: float) -> float:
+    def reserve(self, weight: int, now: float, *, lookup: bool = False) -> float:
         """Grant and record ``weight`` units at ``now`` (returns 0.0), or return the seconds
-        until they could be granted and record nothing."""
+        until they could be granted and record nothing. ``lookup`` may use the reserve."""
         if weight < 1:
             raise ValueError(f"weight must be at least 1, not {weight}")
-        if weight > self.max_weight:
-            raise ValueError(f"weight {weight} exceeds the smallest limit ({self.max_weight})")
+        most = self.max_lookup_weight if lookup else self.max_weight
+        if weight > most:
+            raise ValueError(f"weight {weight} exceeds what one window allows ({most})")
         if self._blocked_until > now:
             return max(MIN_WAIT, self._blocked_until - now + _ROUNDING)
         wait = 0.0
         for window in self._windows:
             window.expire(now)
-            wait = max(wait, window.wait_for(weight, now))
+            wait = max(wait, window.wait_for(weight, now, lookup))
         if wait > 0.0:
             return wait
         for window in self._windows:
@@ -128,6 +171,13 @@ class SlidingWindowLimiter:
         for at, weight in sorted(calls):
             self.record(weight, at)
 
+    def record_per_window(self, weights: Sequence[int], at: float) -> None:
+        """Count ``weights[i]`` units at ``at`` in window ``i`` only: calls whose count is known
+        per window but not one by one (another replica's grants, seen as window totals)."""
+        for window, weight in zip(self._windows, weights, strict=True):
+            if weight > 0:
+                window.add(at, weight)
+
     def block_until(self, until: float) -> None:
         """Grant nothing before ``until`` (a provider's Retry-After); never shortens a block."""
         self._blocked_until = max(self._blocked_until, until)
@@ -138,4 +188,4 @@ class SlidingWindowLimiter:
     def usage(self, now: float) -> tuple[WindowUsage, ...]:
         for window in self._windows:
             window.expire(now)
-        return tuple(WindowUsage(w.limit, w.used) for w in self._windows)
+        return tuple(WindowUsage(w.limit, w.used, w.reserved) for w in self._windows)

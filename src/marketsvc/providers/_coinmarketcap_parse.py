@@ -95,7 +95,9 @@ def raise_for_cmc(resp: Response, now: float, symbols: Sequence[str] = ()) -> No
             raise SymbolNotFoundError(NAME, ",".join(symbols), "HTTP 400: unknown id or symbol")
         raise BadDataError(NAME, f"HTTP {resp.status}: request rejected (code {code})")
     if resp.status >= 500 or (code is not None and code >= 500):
-        raise ProviderUnavailableError(NAME, f"HTTP {resp.status}: server error (code {code})")
+        raise ProviderUnavailableError(
+            NAME, f"HTTP {resp.status}: server error (code {code})", reason="http_5xx"
+        )
     if code is not None:
         raise BadDataError(NAME, f"HTTP {resp.status}: error code {code}")
     resp.raise_for_status()  # any other status without CMC's envelope

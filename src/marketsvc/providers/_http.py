@@ -7,8 +7,10 @@ built from the provider name and status only, never from URLs (which may carry a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import socket
 import time
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -37,9 +39,10 @@ Params = Mapping[str, str | int | float | bool]
 class CallBudget(Protocol):
     """The budget of one planner-granted call. The grant covers the call's first request;
     an adapter's further requests inside it (a crumb, a symbol list, the next page) must be
-    paid for too, or a provider at its limit would get limit + 1 calls."""
+    paid for too, or a provider at its limit would get limit + 1 calls. ``weight`` is the
+    request's own weight (Binance's exchangeInfo: 20)."""
 
-    async def before_request(self) -> None: ...
+    async def before_request(self, weight: int = 1) -> None: ...
 
 
 # Set by whoever runs an adapter under a rate limit (the orchestrator's chain runner), inside
@@ -104,8 +107,10 @@ class Response:
             raise ProviderAuthError(
                 self.provider, f"HTTP {status}: key missing/invalid or not in plan"
             )
-        if status == 408 or status >= 500:
-            raise ProviderUnavailableError(self.provider, f"HTTP {status}")
+        if status == 408:
+            raise ProviderUnavailableError(self.provider, "HTTP 408", reason="timeout")
+        if status >= 500:
+            raise ProviderUnavailableError(self.provider, f"HTTP {status}", reason="http_5xx")
         raise BadDataError(self.provider, f"HTTP {status}: request rejected")
 
 
@@ -162,7 +167,12 @@ def _escapes_base(base: httpx.URL, url: httpx.URL) -> bool:
 
 
 class ProviderHttp:
-    """Wraps the provider's shared ``httpx.AsyncClient`` (created and closed by the Container)."""
+    """Wraps the provider's shared ``httpx.AsyncClient`` (created and closed by the Container).
+
+    ``attempt_timeout`` bounds each request as a whole (connect, headers and the full body):
+    httpx's own read timeout restarts with every chunk, so an upstream that trickles a byte a
+    second would otherwise hold a request for as long as it likes.
+    """
 
     def __init__(
         self,
@@ -170,11 +180,13 @@ class ProviderHttp:
         client: httpx.AsyncClient,
         *,
         max_bytes: int = 20_000_000,
+        attempt_timeout: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.provider = provider
         self._client = client
         self._max_bytes = max_bytes
+        self._attempt_timeout = attempt_timeout
         self._clock = clock
 
     async def get(
@@ -182,8 +194,11 @@ class ProviderHttp:
         path: str,
         params: Params | None = None,
         headers: Mapping[str, str] | None = None,
+        *,
+        weight: int = 1,
     ) -> Response:
-        """GET ``path`` (relative to the client's base URL, or absolute for ``next_url``)."""
+        """GET ``path`` (relative to the client's base URL, or absolute for ``next_url``);
+        ``weight`` is what the provider charges for this request."""
         absolute = path.startswith(("http://", "https://"))
         try:
             request = self._client.build_request(
@@ -205,23 +220,20 @@ class ProviderHttp:
             raise UnsafeRequestError(self.provider, f"refused to send a request with {reason}")
         budget = CALL_BUDGET.get()
         if budget is not None:
-            await budget.before_request()
+            await budget.before_request(weight)
         try:
-            resp = await self._client.send(request, stream=True)
-            try:
-                body = await self._read_capped(resp)
-            finally:
-                await resp.aclose()
-            return Response(self.provider, resp.status_code, resp.headers, body, self._clock())
-        except httpx.TimeoutException as exc:
-            raise ProviderUnavailableError(self.provider, "timeout") from exc
-        except httpx.TransportError as exc:
-            raise ProviderUnavailableError(
-                self.provider, f"connection failed ({type(exc).__name__})"
-            ) from exc
+            async with asyncio.timeout(self._attempt_timeout):
+                resp = await self._client.send(request, stream=True)
+                try:
+                    body = await self._read_capped(resp)
+                finally:
+                    await resp.aclose()
+                return Response(self.provider, resp.status_code, resp.headers, body, self._clock())
         except httpx.HTTPError as exc:
+            raise unreachable(self.provider, exc) from exc
+        except TimeoutError as exc:
             raise ProviderUnavailableError(
-                self.provider, f"HTTP error ({type(exc).__name__})"
+                self.provider, f"no answer within {self._attempt_timeout:g} s", reason="timeout"
             ) from exc
 
     async def _read_capped(self, resp: httpx.Response) -> bytes:
@@ -236,6 +248,34 @@ class ProviderHttp:
                 raise BadDataError(self.provider, f"response larger than {self._max_bytes} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def unreachable(provider: str, exc: httpx.HTTPError) -> ProviderUnavailableError:
+    """Why a request got no answer, in words for the client (no exception class names)."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return ProviderUnavailableError(provider, "connect timed out", reason="timeout")
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderUnavailableError(provider, "timed out", reason="timeout")
+    if isinstance(exc, httpx.ConnectError):
+        causes = _causes(exc)
+        if any(isinstance(c, socket.gaierror) for c in causes):
+            return ProviderUnavailableError(provider, "DNS lookup failed", reason="dns")
+        if any(isinstance(c, ConnectionRefusedError) for c in causes):
+            return ProviderUnavailableError(provider, "connection refused", reason="refused")
+        return ProviderUnavailableError(provider, "could not connect", reason="connect")
+    if isinstance(exc, httpx.TransportError):
+        return ProviderUnavailableError(provider, "connection dropped", reason="transport")
+    return ProviderUnavailableError(provider, "HTTP transport error", reason="transport")
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exceptions an httpx error wraps (httpcore's, then the socket's), outermost first."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(seen) < 10:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
 
 
 def require(provider: str, cond: bool, what: str) -> None:

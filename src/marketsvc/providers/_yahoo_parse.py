@@ -98,7 +98,9 @@ def check_response(
     body = resp.json_or_none()
     if not isinstance(body, dict):
         if resp.status >= 500 or _is_outage_page(text):
-            raise ProviderUnavailableError(NAME, f"HTTP {resp.status}: outage page")
+            raise ProviderUnavailableError(
+                NAME, f"HTTP {resp.status}: outage page", reason="http_5xx"
+            )
         resp.raise_for_status()
         raise BadDataError(NAME, f"HTTP {resp.status}: body is not a JSON object")
     inner = body.get(envelope) if envelope else None
@@ -111,7 +113,7 @@ def check_response(
         if code == "Unauthorized" or resp.status == 401:
             raise ProviderAuthError(NAME, "HTTP 401: crumb or cookie rejected")
         if resp.status >= 500:
-            raise ProviderUnavailableError(NAME, f"HTTP {resp.status}")
+            raise ProviderUnavailableError(NAME, f"HTTP {resp.status}", reason="http_5xx")
         shown = code if _ERROR_CODE.fullmatch(code) else "unknown"
         raise BadDataError(NAME, f"HTTP {resp.status}: vendor error {shown}")
     resp.raise_for_status()

@@ -147,7 +147,9 @@ class BinanceProvider(BaseProvider):
         sym = symbol.upper()
 
         async def fetch(pair: str) -> Quote:
-            body = await self._get("api/v3/ticker/24hr", _params_quote(pair), pair)
+            body = await self._get(
+                "api/v3/ticker/24hr", _params_quote(pair), pair, self.weight("quote")
+            )
             return parse_ticker(body, sym)
 
         return await self._on_pair(sym, fetch)
@@ -215,7 +217,8 @@ class BinanceProvider(BaseProvider):
             return []
 
         async def fetch(pair: str) -> list[Candle]:
-            body = await self._get("api/v3/klines", _params_klines(pair, code, start, end), pair)
+            params = _params_klines(pair, code, start, end)
+            body = await self._get("api/v3/klines", params, pair, self.weight("history"))
             return parse_klines(body, start, end, MAX_BARS)
 
         return await self._on_pair(symbol.upper(), fetch)
@@ -234,8 +237,10 @@ class BinanceProvider(BaseProvider):
         require(NAME, isinstance(body, dict), "ping answer is not an object")
 
     # Glue ----------------------------------------------------------------------------------
-    async def _get(self, path: str, params: Params | None = None, pair: str | None = None) -> Any:
-        resp = await self.http.get(path, params)
+    async def _get(
+        self, path: str, params: Params | None = None, pair: str | None = None, cost: int = 1
+    ) -> Any:
+        resp = await self.http.get(path, params, weight=cost)
         weight = used_weight(resp.headers)
         if weight is not None:
             self.used_weight_1m = weight
@@ -247,7 +252,9 @@ class BinanceProvider(BaseProvider):
         wanted = list(pairs)
         if not wanted:
             return {}
-        return index_tickers(await self._get("api/v3/ticker/24hr", _params_quotes(wanted)))
+        cost = quotes_weight(len(wanted))
+        body = await self._get("api/v3/ticker/24hr", _params_quotes(wanted), cost=cost)
+        return index_tickers(body)
 
     def _cached_listing(self) -> Listing | None:
         listing = self._listing
@@ -262,7 +269,7 @@ class BinanceProvider(BaseProvider):
             listing = self._listing
             if listing is not None and self._clock() - listing.loaded_at < max_age:
                 return listing
-            body = await self._get("api/v3/exchangeInfo")
+            body = await self._get("api/v3/exchangeInfo", cost=self.info.lookup_weight)
             self._listing = parse_exchange_info(body, self._clock())
             return self._listing
 

@@ -87,7 +87,7 @@ def checked_json(resp: Response) -> dict[str, Any]:
         if code in _REQUEST_CODES:
             raise BadDataError(NAME, f"request rejected: {code}")
         if code == "unexpectedError":
-            raise ProviderUnavailableError(NAME, code)
+            raise ProviderUnavailableError(NAME, code, reason="http_5xx")
         resp.raise_for_status()
         raise BadDataError(NAME, "error answer without a known code")
     resp.raise_for_status()

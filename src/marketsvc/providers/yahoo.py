@@ -136,7 +136,9 @@ class YahooProvider(BaseProvider):
                     NAME, "HTTP 429 on getcrumb", resp.retry_after() or yp.DEFAULT_BACKOFF
                 )
             if resp.status >= 500 or "<html" in text[:500].lower():
-                raise ProviderUnavailableError(NAME, f"HTTP {resp.status} on getcrumb")
+                raise ProviderUnavailableError(
+                    NAME, f"HTTP {resp.status} on getcrumb", reason="http_5xx"
+                )
             if resp.status in (401, 403):
                 raise ProviderAuthError(NAME, f"HTTP {resp.status}: no crumb issued")
             if (

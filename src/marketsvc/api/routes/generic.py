@@ -43,28 +43,30 @@ async def market_data(
     body: MarketDataRequest, container: ContainerDep, response: Response
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
-    env = await dispatch(
-        container.orchestrator,
-        body.data_type,
-        body.symbol,
-        body.params,
-        force_refresh=body.force_refresh,
-        priority=Priority[body.priority],
-    )
+    with container.orchestrator.for_user():
+        env = await dispatch(
+            container.orchestrator,
+            body.data_type,
+            body.symbol,
+            body.params,
+            force_refresh=body.force_refresh,
+            priority=Priority[body.priority],
+        )
     response.headers["Server-Timing"] = timing(env, t0)
     return {"data_type": body.data_type.value, **envelope_body(env, container.settings.sandbox)}
 
 
 async def _one(container: ContainerDep, req: MarketDataRequest) -> BatchItem:
     try:
-        env = await dispatch(
-            container.orchestrator,
-            req.data_type,
-            req.symbol,
-            req.params,
-            force_refresh=req.force_refresh,
-            priority=Priority[req.priority],
-        )
+        with container.orchestrator.for_user():
+            env = await dispatch(
+                container.orchestrator,
+                req.data_type,
+                req.symbol,
+                req.params,
+                force_refresh=req.force_refresh,
+                priority=Priority[req.priority],
+            )
     except MarketsvcError as exc:
         problem = problem_for(exc)
         body = orjson.loads(problem.body)
