@@ -110,6 +110,14 @@ class HistoricalResponse(EnvelopeFields, StoredHistoryFields):
     candles: list[CandleOut] = Field(description="Oldest first")
 
 
+class ArticleSentimentOut(BaseModel):
+    score: float = Field(ge=-1, le=1)
+    label: Literal["positive", "neutral", "negative"]
+    method: str = Field(description="vader (lexicon), alphavantage, polygon_insights")
+    provider_label: str | None = None
+    tickers: dict[str, float] | None = Field(default=None, description="Provider's per ticker")
+
+
 class ArticleOut(BaseModel):
     title: str
     url: str
@@ -119,6 +127,7 @@ class ArticleOut(BaseModel):
     summary: str | None = None
     image_url: str | None = None
     tickers: list[str] = Field(default_factory=list)
+    sentiment: ArticleSentimentOut | None = None
 
 
 class NewsResponse(EnvelopeFields):

@@ -34,11 +34,13 @@ from marketsvc.errors import (
 )
 from marketsvc.orchestrator import serialize
 from marketsvc.orchestrator.aggregate import merge_articles, validate_prices
+from marketsvc.orchestrator.analytics import Analytics
 from marketsvc.orchestrator.answers import CachedAnswers, Envelope
 from marketsvc.orchestrator.breaker import BreakerState
 from marketsvc.orchestrator.chain_runner import BatchSpec, ChainRunner
 from marketsvc.orchestrator.chains import chain_for
 from marketsvc.orchestrator.history_source import HistorySource
+from marketsvc.orchestrator.sentiment import NewsSentiment, with_sentiment
 from marketsvc.orchestrator.usage import UsageTracker
 from marketsvc.providers.base import Provider
 from marketsvc.symbols import Instrument, resolve
@@ -75,6 +77,11 @@ class DataOrchestrator:
             clock,
             provider_freshness={n: p.info.quote_freshness for n, p in self.providers.items()},
         )
+        # statistics, patterns, anomalies; news sentiment
+        self.analytics = Analytics(
+            self.source, self.answers, self.usage, self.validate_price, max_spread_pct
+        )
+        self.sentiment = NewsSentiment(self.source, self.answers, self.usage, self.news)
         self._background: set[asyncio.Task[Any]] = set()
         self._chains: dict[tuple[Capability, AssetClass | None], list[str]] = {}
 
@@ -309,7 +316,7 @@ class DataOrchestrator:
             data = {
                 "query": query,
                 "symbol": sym,
-                "articles": [serialize.article_data(a) for a in merged],
+                "articles": [serialize.article_data(with_sentiment(a)) for a in merged],
                 "providers": list(answered),
             }
             return data, "+".join(answered)[:64]
