@@ -18,7 +18,7 @@ from marketsvc.api.bodies import RequestBodyMiddleware
 from marketsvc.api.docs_ui import install_docs
 from marketsvc.api.errors import install_error_handlers
 from marketsvc.api.middleware import AdmissionMiddleware, MetricsMiddleware
-from marketsvc.api.routes import generic, market, ops, probes, search
+from marketsvc.api.routes import analytics, generic, market, ops, probes, search
 from marketsvc.api.slashes import StripTrailingSlashMiddleware
 from marketsvc.config import Settings
 from marketsvc.container import open_container, secret_values
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=lambda: metrics)
     # Routes are matched in this order: the hot data routes first.
     app.include_router(market.router)
+    app.include_router(analytics.router)
     app.include_router(generic.router)
     app.include_router(search.router)
     app.include_router(ops.router)

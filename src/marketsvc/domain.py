@@ -26,6 +26,25 @@ class DataType(StrEnum):
     NEWS = "news"
     TECHNICAL = "technical"
     FUNDAMENTALS = "fundamentals"
+    # Derived answers (api/routes/analytics.py): cached like the others, not fetched upstream.
+    ANALYTICS = "analytics"
+    PATTERNS = "patterns"
+    ANOMALIES = "anomalies"
+    SENTIMENT = "sentiment"
+
+
+# The data types the generic /market-data, batch and prefetch endpoints serve.
+FETCHABLE_TYPES = frozenset(
+    {
+        DataType.CRYPTO_PRICE,
+        DataType.STOCK_PRICE,
+        DataType.PRICE,
+        DataType.HISTORICAL,
+        DataType.NEWS,
+        DataType.TECHNICAL,
+        DataType.FUNDAMENTALS,
+    }
+)
 
 
 class Freshness(StrEnum):
@@ -107,6 +126,19 @@ class Candle:
 
 
 @dataclass(frozen=True, slots=True)
+class ArticleSentiment:
+    """A score in [-1, 1], its label (positive / neutral / negative) and how it was made
+    (``vader``, ``alphavantage``, ``massive_insights``); ``tickers``: per-ticker scores when
+    the provider gives them."""
+
+    score: float
+    label: str
+    method: str
+    provider_label: str | None = None
+    tickers: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Article:
     title: str
     url: str
@@ -116,6 +148,7 @@ class Article:
     summary: str | None = None
     image_url: str | None = None
     tickers: tuple[str, ...] = ()
+    sentiment: ArticleSentiment | None = None  # the provider's own score, when it has one
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,3 +108,10 @@ async def test_l1_evictions_are_counted(tmp_path: Path) -> None:
             assert (await c.get(f"/api/market/price/{symbol}")).status_code == 200
         l1 = (await c.get("/api/market/cache/stats")).json()["tiers"]["l1"]
         assert (l1["size"], l1["evictions"]) == (2, 2)
+
+
+async def test_prefetch_refuses_a_type_it_cannot_warm(client: httpx.AsyncClient) -> None:
+    body = {"data_type": "analytics", "symbols": ["AAPL"]}
+    resp = await client.post("/api/market/prefetch", json=body, headers=JSON)
+    assert resp.status_code == 422
+    assert "prefetch takes one of" in resp.text

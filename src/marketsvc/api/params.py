@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from marketsvc.analytics import INDICATORS
-from marketsvc.domain import AssetClass, DataType, Interval, Priority
+from marketsvc.domain import FETCHABLE_TYPES, AssetClass, DataType, Interval, Priority
 from marketsvc.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -144,6 +144,8 @@ async def dispatch(
     force_refresh: bool,
     priority: Priority,
 ) -> Envelope:
+    if data_type not in FETCHABLE_TYPES:
+        raise InvalidInputError(f"data_type {data_type.value} is served under /api/market/")
     if data_type in (DataType.PRICE, DataType.CRYPTO_PRICE, DataType.STOCK_PRICE):
         p = parse(PriceParams, params)
         return await orch.price(

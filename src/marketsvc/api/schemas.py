@@ -5,10 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
-from marketsvc.domain import SYMBOL_PATTERN, DataType, Freshness
+from marketsvc.domain import FETCHABLE_TYPES, SYMBOL_PATTERN, DataType, Freshness
 from marketsvc.symbols import symbol_problem
 
 SYMBOL_RE = SYMBOL_PATTERN.pattern  # one definition of a valid symbol, in domain.py
@@ -138,6 +145,14 @@ class HistoricalResponse(EnvelopeFields, StoredHistoryFields):
     resolution: ResolutionNote | None = None
 
 
+class ArticleSentimentOut(BaseModel):
+    score: float = Field(ge=-1, le=1)
+    label: Literal["positive", "neutral", "negative"]
+    method: str = Field(description="vader (lexicon), alphavantage, polygon_insights")
+    provider_label: str | None = None
+    tickers: dict[str, float] | None = Field(default=None, description="Provider's per ticker")
+
+
 class ArticleOut(BaseModel):
     title: str
     url: str
@@ -147,6 +162,7 @@ class ArticleOut(BaseModel):
     summary: str | None = None
     image_url: str | None = None
     tickers: list[str] = Field(default_factory=list)
+    sentiment: ArticleSentimentOut | None = None
 
 
 class NewsResponse(EnvelopeFields):
@@ -283,6 +299,15 @@ class PrefetchRequest(BaseModel):
 
     data_type: DataType
     symbols: list[Symbol] = Field(min_length=1, max_length=100)
+
+    @field_validator("data_type")
+    @classmethod
+    def _fetchable(cls, value: DataType) -> DataType:
+        # Refused here, not accepted with a 202 and then failing in the background.
+        if value not in FETCHABLE_TYPES:
+            names = ", ".join(sorted(t.value for t in FETCHABLE_TYPES))
+            raise ValueError(f"prefetch takes one of {names}")
+        return value
 
 
 class PrefetchResponse(BaseModel):

@@ -12,6 +12,10 @@ news            L2 (5 m)   L3 (1 h)    whole window      headlines trickle in; o
 technical       60 s       L3 (1 h)    whole window      derived from bars that change slowly
 historical      L3 (1 h)   24 × L3     whole window      closed bars never change
 fundamentals    6 × L3     168 × L3    whole window      company data changes daily at most
+analytics,      60 s       L3 (1 h)    whole window      like technical: derived from stored bars
+patterns,
+anomalies
+sentiment       L2 (5 m)   L3 (1 h)    whole window      like news, which it scores
 ==============  =========  ==========  ================  =============================
 
 "Served at once" is the stale-while-revalidate window: inside it a stale entry is answered
@@ -67,12 +71,17 @@ def default_policies(settings: Settings) -> dict[DataType, CachePolicy]:
     short = float(settings.cache_l2_default_ttl)
     long = float(settings.cache_l3_default_ttl)
     price = CachePolicy(fresh_ttl=min(30.0, short), stale_ttl=short, revalidate_ttl=30.0)
+    derived = CachePolicy(fresh_ttl=min(60.0, long), stale_ttl=long)
     return {
         DataType.PRICE: price,
         DataType.CRYPTO_PRICE: price,
         DataType.STOCK_PRICE: price,
         DataType.NEWS: CachePolicy(fresh_ttl=short, stale_ttl=max(short, long)),
-        DataType.TECHNICAL: CachePolicy(fresh_ttl=min(60.0, long), stale_ttl=long),
+        DataType.TECHNICAL: derived,
+        DataType.ANALYTICS: derived,
+        DataType.PATTERNS: derived,
+        DataType.ANOMALIES: derived,
+        DataType.SENTIMENT: CachePolicy(fresh_ttl=short, stale_ttl=max(short, long)),
         DataType.HISTORICAL: CachePolicy(fresh_ttl=long, stale_ttl=24 * long),
         DataType.FUNDAMENTALS: CachePolicy(fresh_ttl=6 * long, stale_ttl=168 * long),
     }

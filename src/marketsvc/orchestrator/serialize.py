@@ -66,7 +66,20 @@ def article_data(a: Article) -> dict[str, Any]:
         "summary": a.summary,
         "image_url": a.image_url,
         "tickers": list(a.tickers),
+        "sentiment": article_sentiment(a),
     }
+
+
+def article_sentiment(a: Article) -> dict[str, Any] | None:
+    s = a.sentiment
+    if s is None:
+        return None
+    data: dict[str, Any] = {"score": s.score, "label": s.label, "method": s.method}
+    if s.provider_label:
+        data["provider_label"] = s.provider_label
+    if s.tickers:
+        data["tickers"] = dict(s.tickers)
+    return data
 
 
 def fundamentals_data(f: Fundamentals) -> dict[str, Any]:

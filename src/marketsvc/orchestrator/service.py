@@ -37,11 +37,13 @@ from marketsvc.errors import (
 )
 from marketsvc.orchestrator import serialize
 from marketsvc.orchestrator.aggregate import merge_articles, validate_prices
+from marketsvc.orchestrator.analytics import Analytics
 from marketsvc.orchestrator.answers import CachedAnswers, Envelope
 from marketsvc.orchestrator.breaker import BreakerState
 from marketsvc.orchestrator.chain_runner import USER_WAITING, BatchSpec, ChainRunner
 from marketsvc.orchestrator.chains import chain_for
 from marketsvc.orchestrator.history_source import HistorySource
+from marketsvc.orchestrator.sentiment import NewsSentiment, with_sentiment
 from marketsvc.orchestrator.universes import UniverseService, with_resolution
 from marketsvc.orchestrator.usage import UsageTracker
 from marketsvc.providers.base import Provider
@@ -80,6 +82,11 @@ class DataOrchestrator:
             clock,
             provider_freshness={n: p.info.quote_freshness for n, p in self.providers.items()},
         )
+        # statistics, patterns, anomalies; news sentiment
+        self.analytics = Analytics(
+            self.source, self.answers, self.usage, self.validate_price, max_spread_pct
+        )
+        self.sentiment = NewsSentiment(self.source, self.answers, self.usage, self.news)
         self._background: set[asyncio.Task[Any]] = set()
         self._chains: dict[tuple[Capability, AssetClass | None], list[str]] = {}
         self.universes = UniverseService(self.providers, runner, universe_repo, clock=clock)
@@ -333,7 +340,7 @@ class DataOrchestrator:
             data = {
                 "query": query,
                 "symbol": sym,
-                "articles": [serialize.article_data(a) for a in merged],
+                "articles": [serialize.article_data(with_sentiment(a)) for a in merged],
                 "providers": list(answered),
             }
             return data, "+".join(answered)[:64]

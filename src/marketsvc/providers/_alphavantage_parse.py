@@ -14,7 +14,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from marketsvc.domain import Article, AssetClass, Candle, Fundamentals, Quote, SymbolMatch
+from marketsvc.domain import (
+    Article,
+    ArticleSentiment,
+    AssetClass,
+    Candle,
+    Fundamentals,
+    Quote,
+    SymbolMatch,
+)
 from marketsvc.errors import (
     BadDataError,
     ProviderAuthError,
@@ -268,10 +276,36 @@ def parse_news(body: Mapping[str, Any]) -> list[Article]:
                 summary=item.get("summary") or None,
                 image_url=item.get("banner_image") or None,
                 tickers=tickers,
+                sentiment=_sentiment(item, sentiment),
             )
         )
     out.sort(key=lambda a: a.published_at, reverse=True)
     return out
+
+
+def _sentiment(item: Mapping[str, Any], per_ticker: Any) -> ArticleSentiment | None:
+    """NEWS_SENTIMENT's own score: ``overall_sentiment_score`` (its "Neutral" band is
+    -0.15 < x < 0.15) and ``ticker_sentiment_score`` per ticker."""
+    score = opt_float(item.get("overall_sentiment_score"))
+    if score is None:
+        return None
+    tickers: list[tuple[str, float]] = []
+    for s in per_ticker if isinstance(per_ticker, list) else []:
+        if not isinstance(s, dict):
+            continue
+        ticker = _news_ticker(s.get("ticker"))
+        value = opt_float(s.get("ticker_sentiment_score"))
+        if ticker and value is not None:
+            tickers.append((ticker, value))
+    label = "positive" if score >= 0.15 else "negative" if score <= -0.15 else "neutral"
+    provider_label = item.get("overall_sentiment_label")
+    return ArticleSentiment(
+        score,
+        label,
+        NAME,
+        str(provider_label) if provider_label else None,
+        tuple(tickers),
+    )
 
 
 def _text(value: Any) -> str | None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from marketsvc.domain import (
     Article,
+    ArticleSentiment,
     AssetClass,
     Candle,
     Fundamentals,
@@ -278,10 +279,31 @@ def parse_news(payload: dict[str, Any]) -> list[Article]:
                 summary=row.get("description"),
                 image_url=row.get("image_url"),
                 tickers=tuple(canonical_from_ticker(str(t)) for t in tickers),
+                sentiment=_insights(row.get("insights")),
             )
         )
     articles.sort(key=lambda a: a.published_at, reverse=True)
     return articles
+
+
+_INSIGHT_SCORES = {"positive": 1.0, "neutral": 0.0, "negative": -1.0}
+
+
+def _insights(value: Any) -> ArticleSentiment | None:
+    """Massive's ``insights`` label each ticker positive / neutral / negative: scored +1 / 0 /
+    -1, the article's score being their mean."""
+    tickers: list[tuple[str, float]] = []
+    for item in value if isinstance(value, list) else []:
+        if not isinstance(item, dict):
+            continue
+        score = _INSIGHT_SCORES.get(str(item.get("sentiment", "")).lower())
+        if score is not None and item.get("ticker"):
+            tickers.append((canonical_from_ticker(str(item["ticker"])), score))
+    if not tickers:
+        return None
+    mean = sum(s for _, s in tickers) / len(tickers)
+    label = "positive" if mean > 0 else "negative" if mean < 0 else "neutral"
+    return ArticleSentiment(mean, label, f"{NAME}_insights", None, tuple(tickers))
 
 
 def parse_details(payload: dict[str, Any], symbol: str) -> Fundamentals:
