@@ -18,7 +18,7 @@ from marketsvc.api.bodies import RequestBodyMiddleware
 from marketsvc.api.docs_ui import install_docs
 from marketsvc.api.errors import install_error_handlers
 from marketsvc.api.middleware import AdmissionMiddleware, MetricsMiddleware
-from marketsvc.api.routes import generic, market, ops, probes
+from marketsvc.api.routes import generic, market, ops, probes, streams
 from marketsvc.api.slashes import StripTrailingSlashMiddleware
 from marketsvc.config import Settings
 from marketsvc.container import open_container, secret_values
@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AdmissionMiddleware, limit=settings.max_inflight_requests)
     # Routes are matched in this order: the hot data routes first.
     app.include_router(market.router)
+    app.include_router(streams.router)
     app.include_router(generic.router)
     app.include_router(ops.router)
     app.include_router(ops.admin)
