@@ -75,6 +75,7 @@ class StreamHub:
         self._dirty: dict[str, CacheEntry] = {}
         self._keys: dict[str, str] = {}
         self._polled: dict[str, float] = {}
+        self._seeded: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self.clients = 0
         self.ip_clients: dict[str, int] = {}
@@ -91,7 +92,6 @@ class StreamHub:
         self._tasks = [
             asyncio.create_task(self._flush_loop(), name="streams:flush"),
             asyncio.create_task(self._poll_loop(), name="streams:poll"),
-            asyncio.create_task(self._seed(), name="streams:seed"),
         ]
 
     async def aclose(self) -> None:
@@ -188,6 +188,9 @@ class StreamHub:
                 value = getattr(tick, name)
                 if value is not None:
                     data[name] = value
+        elif not data.get("previous_close") and key not in self._seeded:
+            self._seeded.add(key)
+            self._tasks.append(asyncio.create_task(self._seed(key)))
         elif data.get("previous_close"):
             prev = float(data["previous_close"])
             data["change"] = tick.price - prev
@@ -372,23 +375,19 @@ class StreamHub:
         )
         sub.offer(f"{channel}:{key}", (ident, "snapshot", body), conflate=False)
 
-    async def _seed(self) -> None:
-        """Trade streams carry only a price: the watchlist's previous close and day range come
-        from one LOW-priority REST answer per symbol, so ticks can carry ``change``."""
-        for key in sorted(self.watch):
-            asset, symbol = split_key(key)
-            try:
-                env = await self.orch.price(symbol, asset, priority=Priority.LOW)
-            except MarketsvcError:
-                continue
-            held = self.last.get(key)
-            data = env.data
-            if held is None:
-                self.last[key] = data
-            else:
-                for name in ("previous_close", "open", "high", "low", "market_cap"):
-                    if held.get(name) is None:
-                        held[name] = data.get(name)
+    async def _seed(self, key: str) -> None:
+        """Trade streams carry only a price: a symbol's previous close and day range come
+        from one LOW-priority REST answer (the first time it trades), so ticks carry
+        ``change``."""
+        asset, symbol = split_key(key)
+        try:
+            env = await self.orch.price(symbol, asset, priority=Priority.LOW)
+        except MarketsvcError:
+            return
+        held = self.last.setdefault(key, env.data)
+        for name in ("previous_close", "open", "high", "low", "market_cap"):
+            if held.get(name) is None:
+                held[name] = env.data.get(name)
 
     async def _poll_loop(self) -> None:
         """Clients' symbols that no stream carries: polled through the planner at LOW."""

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Path, Query, Request, WebSocket, WebSocketDisconn
 from sse_starlette import EventSourceResponse
 
 from marketsvc.api.deps import ContainerDep
-from marketsvc.api.schemas import SYMBOL_RE
+from marketsvc.api.schemas import PROBLEM_RESPONSES, SYMBOL_RE
 from marketsvc.container import Container
 from marketsvc.domain import AssetClass
 from marketsvc.errors import InvalidInputError, MarketsvcError
@@ -161,6 +161,7 @@ async def _heartbeat(sub: Subscriber, hub: StreamHub, every: float) -> None:
     "/stream",
     summary="Server-Sent Events: snapshot then ticks per symbol; Last-Event-ID resumes",
     response_class=EventSourceResponse,
+    responses=PROBLEM_RESPONSES,
 )
 async def market_stream(
     request: Request,
@@ -216,7 +217,11 @@ def _topic_key(raw: str) -> str:
     return f"{inst.asset_class.value}:{inst.symbol}"
 
 
-@router.get("/orderbook/{symbol}", summary="Order book: top levels, spread, mid, update id, age")
+@router.get(
+    "/orderbook/{symbol}",
+    summary="Order book: top levels, spread, mid, update id, age",
+    responses=PROBLEM_RESPONSES,
+)
 async def orderbook(
     container: ContainerDep,
     symbol: Annotated[str, Path(pattern=SYMBOL_RE, description="a crypto symbol, e.g. BTC")],
