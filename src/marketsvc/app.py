@@ -18,7 +18,7 @@ from marketsvc.api.bodies import RequestBodyMiddleware
 from marketsvc.api.docs_ui import install_docs
 from marketsvc.api.errors import install_error_handlers
 from marketsvc.api.middleware import AdmissionMiddleware, MetricsMiddleware
-from marketsvc.api.routes import analytics, generic, market, ops, probes, search
+from marketsvc.api.routes import analytics, generic, market, ops, probes, search, streams
 from marketsvc.api.slashes import StripTrailingSlashMiddleware
 from marketsvc.config import Settings
 from marketsvc.container import open_container, secret_values
@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Routes are matched in this order: the hot data routes first.
     app.include_router(market.router)
     app.include_router(analytics.router)
+    app.include_router(streams.router)
     app.include_router(generic.router)
     app.include_router(search.router)
     app.include_router(ops.router)

@@ -145,6 +145,16 @@ class Settings(BaseSettings):
     breaker_base_break: float = Field(default=5.0, gt=0)
     validation_max_spread_pct: float = Field(default=2.0, gt=0)
 
+    # Provider streams and the client stream endpoints (marketsvc.streams; README "Live data").
+    streams_enabled: bool = True
+    stream_silence_seconds: float = Field(default=15.0, gt=0)
+    stream_poll_interval: float = Field(default=5.0, gt=0)
+    stream_max_symbols: int = Field(default=100, ge=1)
+    stream_client_messages_per_second: float = Field(default=20.0, gt=0)
+    stream_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    stream_max_lag_seconds: float = Field(default=10.0, gt=0)
+    stream_max_clients_per_ip: int = Field(default=1000, ge=200)
+
     call_planner_workers: int = Field(default=3, ge=1, le=64)
     call_planner_batch_delay: float = Field(default=5.0, ge=0)
     # Seconds one upstream attempt may take, all of it (connect, headers, body, an adapter's

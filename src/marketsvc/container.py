@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
+from typing import Any, cast
 
 import httpx
 import redis.asyncio as aioredis
@@ -35,6 +36,7 @@ from marketsvc.db.engine import create_engine
 from marketsvc.db.migrate import upgrade_async
 from marketsvc.db.mode import claim_data_mode, mode_name
 from marketsvc.db.universes import UniverseRepository
+from marketsvc.domain import DataType
 from marketsvc.jobs.refresh import default_jobs
 from marketsvc.jobs.scheduler import JobScheduler
 from marketsvc.metrics import ServiceMetrics
@@ -53,6 +55,7 @@ from marketsvc.planner.window import lookup_reserve
 from marketsvc.providers._http import ProviderHttp
 from marketsvc.providers.base import Provider
 from marketsvc.providers.registry import build_http_client, build_provider
+from marketsvc.streams import StreamHub, open_streams
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,7 @@ class Container:
     metrics: ServiceMetrics
     scheduler: JobScheduler | None = None
     sandbox_app: ASGIApp | None = None
+    streams: StreamHub | None = None
     started_at: float = field(default_factory=time.time)
 
 
@@ -172,11 +176,15 @@ async def open_container(
         # Stored symbol universes load in the background: start-up never waits for them.
         # Without the scheduler nothing is fetched upstream on its own (tests, tools).
         orchestrator.spawn(orchestrator.keep_universes(refresh_stale=settings.scheduler_enabled))
+        streams: StreamHub | None = None
+        if settings.streams_enabled:
+            streams = await _open_streams(settings, orchestrator, cache, sandbox_app, stack)
         scheduler: JobScheduler | None = None
         if settings.scheduler_enabled:
-            scheduler = JobScheduler(
-                default_jobs(orchestrator, settings), redis=redis_client, namespace=namespace
+            jobs = default_jobs(
+                orchestrator, settings, streamed=streams.is_streamed if streams else None
             )
+            scheduler = JobScheduler(jobs, redis=redis_client, namespace=namespace)
             await scheduler.start()
             stack.push_async_callback(scheduler.aclose)
         log.info(
@@ -199,7 +207,33 @@ async def open_container(
             metrics=metrics or ServiceMetrics(),
             scheduler=scheduler,
             sandbox_app=sandbox_app,
+            streams=streams,
         )
+
+
+async def _open_streams(
+    settings: Settings,
+    orchestrator: DataOrchestrator,
+    cache: TieredCache,
+    sandbox_app: ASGIApp | None,
+    stack: AsyncExitStack,
+) -> StreamHub:
+    ws_urls: dict[str, str] | None = None
+    keys: dict[str, str] | None = None
+    if sandbox_app is not None:
+        # The stream emulator over a loopback socket (why: sandbox/loopback.py).
+        from marketsvc.sandbox.loopback import loopback_streams
+        from marketsvc.sandbox.streams import sandbox_ws_url
+
+        emulator = cast(Any, sandbox_app).state.streams
+        root = await stack.enter_async_context(loopback_streams(emulator))
+        names = ("binance", "finnhub", "polygon")
+        ws_urls = {name: sandbox_ws_url(root, name) for name in names}
+        keys = {name: SANDBOX_PLACEHOLDER_KEY for name in names}
+    policy = default_policies(settings)[DataType.PRICE]
+    return await open_streams(
+        settings, orchestrator, cache, policy, stack, ws_urls=ws_urls, keys=keys
+    )
 
 
 async def _open_planner(

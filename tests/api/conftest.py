@@ -23,6 +23,8 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "database_url": f"sqlite+aiosqlite:///{tmp_path / 'api.db'}",
         "sandbox": True,
         "scheduler_enabled": False,
+        # Stream ticks move prices off the emulator's REST values; tests/streams opt in.
+        "streams_enabled": False,
         "log_level": "INFO",
     }
     values.update(overrides)

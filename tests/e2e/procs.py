@@ -71,11 +71,24 @@ def service_env(emulator_root: str, db_url: str, **extra: str) -> dict[str, str]
     env = {
         "DATABASE_URL": db_url,
         "SCHEDULER_ENABLED": "false",
+        # Streams are opted into by the stream tests (stream_env); the rest compare REST values.
+        "STREAMS_ENABLED": "false",
         "LOG_LEVEL": "WARNING",
     }
     for name in PROVIDER_NAMES:
         env[f"{name.upper()}_BASE_URL"] = sandbox_base_url(emulator_root, name)
         env[f"{name.upper()}_API_KEY"] = f"e2e-placeholder-{name}"
+    env.update(extra)
+    return env
+
+
+def stream_env(emulator_root: str, db_url: str, **extra: str) -> dict[str, str]:
+    """``service_env`` plus the provider streams pointed at the emulator's stream paths."""
+    from marketsvc.sandbox.streams import sandbox_ws_url
+
+    env = service_env(emulator_root, db_url, STREAMS_ENABLED="true")
+    for name in ("binance", "finnhub", "polygon"):
+        env[f"{name.upper()}_WS_URL"] = sandbox_ws_url(emulator_root, name)
     env.update(extra)
     return env
 

@@ -31,7 +31,15 @@ def serve_in(cwd: Path, env: Mapping[str, str], *args: str) -> Iterator[str]:
     port = free_port()
     root = f"http://127.0.0.1:{port}"
     full = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_BASE_URL"))}
-    full.update({"DATABASE_URL": "", "REDIS_URL": "", "SCHEDULER_ENABLED": "false", **env})
+    full.update(
+        {
+            "DATABASE_URL": "",
+            "REDIS_URL": "",
+            "SCHEDULER_ENABLED": "false",
+            "STREAMS_ENABLED": "false",
+            **env,
+        }
+    )
     with (cwd / f"serve-{port}.log").open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "marketsvc", "serve", "--port", str(port), *args],

@@ -33,6 +33,7 @@ def service_env(
     env = {
         "DATABASE_URL": database_url,
         "SCHEDULER_ENABLED": "false",
+        "STREAMS_ENABLED": "false",  # no stream may reach for the internet from a test
         "LOG_LEVEL": "WARNING",
     }
     for name in PROVIDER_NAMES:

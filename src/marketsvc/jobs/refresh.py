@@ -6,6 +6,7 @@ refresh so the cache holds fresh answers when users ask.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from marketsvc.config import Settings
@@ -19,10 +20,20 @@ from marketsvc.symbols import resolve
 UNIVERSE_REFRESH_INTERVAL = 24 * 3600.0
 
 
-async def refresh_prices(orch: DataOrchestrator, symbols: list[str]) -> dict[str, int]:
-    results = await orch.prices(symbols, priority=Priority.BATCH, force_refresh=True)
+async def refresh_prices(
+    orch: DataOrchestrator,
+    symbols: list[str],
+    streamed: Callable[[str], bool] | None = None,
+) -> dict[str, int]:
+    # A symbol a live stream keeps fresh needs no REST refresh (it costs calls for nothing).
+    todo = [s for s in symbols if streamed is None or not streamed(s)]
+    results = await orch.prices(todo, priority=Priority.BATCH, force_refresh=True)
     failed = sum(isinstance(r, MarketsvcError) for r in results)
-    return {"refreshed": len(results) - failed, "failed": failed}
+    return {
+        "refreshed": len(results) - failed,
+        "failed": failed,
+        "streamed": len(symbols) - len(todo),
+    }
 
 
 async def refresh_news(orch: DataOrchestrator, topics: list[str]) -> dict[str, int]:
@@ -66,12 +77,14 @@ async def refresh_technical(orch: DataOrchestrator, symbols: list[str]) -> dict[
     return {"refreshed": ok}
 
 
-async def warm_cache(orch: DataOrchestrator) -> dict[str, int]:
+async def warm_cache(
+    orch: DataOrchestrator, streamed: Callable[[str], bool] | None = None
+) -> dict[str, int]:
     """Re-fetch the most requested symbols (tracked by the orchestrator)."""
     symbols = orch.top_symbols("crypto", 10) + orch.top_symbols("stock", 10)
     if not symbols:
         return {"warmed": 0}
-    return await refresh_prices(orch, symbols)
+    return await refresh_prices(orch, symbols, streamed)
 
 
 async def check_health(orch: DataOrchestrator) -> dict[str, str]:
@@ -87,7 +100,12 @@ async def validate_watchlist(orch: DataOrchestrator, symbols: list[str]) -> dict
     return out
 
 
-def default_jobs(orch: DataOrchestrator, settings: Settings) -> list[JobSpec]:
+def default_jobs(
+    orch: DataOrchestrator,
+    settings: Settings,
+    *,
+    streamed: Callable[[str], bool] | None = None,
+) -> list[JobSpec]:
     crypto = settings.watchlist("crypto")
     stocks = settings.watchlist("stocks")
     both = crypto + stocks
@@ -95,10 +113,12 @@ def default_jobs(orch: DataOrchestrator, settings: Settings) -> list[JobSpec]:
         JobSpec(
             "crypto_prices",
             settings.job_crypto_prices_interval,
-            lambda: refresh_prices(orch, crypto),
+            lambda: refresh_prices(orch, crypto, streamed),
         ),
         JobSpec(
-            "stock_prices", settings.job_stock_prices_interval, lambda: refresh_prices(orch, stocks)
+            "stock_prices",
+            settings.job_stock_prices_interval,
+            lambda: refresh_prices(orch, stocks, streamed),
         ),
         JobSpec(
             "news", settings.job_news_interval, lambda: refresh_news(orch, crypto[:2] + stocks[:2])
@@ -107,7 +127,7 @@ def default_jobs(orch: DataOrchestrator, settings: Settings) -> list[JobSpec]:
         JobSpec(
             "technical", settings.job_technical_interval, lambda: refresh_technical(orch, both)
         ),
-        JobSpec("cache_warming", settings.job_warming_interval, lambda: warm_cache(orch)),
+        JobSpec("cache_warming", settings.job_warming_interval, lambda: warm_cache(orch, streamed)),
         JobSpec("provider_health", settings.job_health_interval, lambda: check_health(orch)),
         JobSpec(
             "validation", settings.job_validation_interval, lambda: validate_watchlist(orch, both)

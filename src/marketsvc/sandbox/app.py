@@ -14,11 +14,13 @@ from urllib.parse import urlsplit
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from marketsvc.config import DEFAULT_BASE_URLS, PROVIDER_NAMES
 from marketsvc.domain import RateLimit
 from marketsvc.sandbox._framework import Fault, ProviderEmulator, ProviderState, SandboxState
+from marketsvc.sandbox._stream_routes import stream_routes
+from marketsvc.sandbox.streams import StreamEmulator
 
 FAULT_KINDS = frozenset({"latency", "error", "hang", "malformed", "throttle", "diverge"})
 
@@ -47,7 +49,9 @@ def create_sandbox_app(
     for emu in emulators:
         spec = (limits or {}).get(emu.name, emu.default_limits)
         state.providers[emu.name] = ProviderState(limits=RateLimit.parse_many(spec))
-    routes: list[Route | Mount] = [
+    streams = StreamEmulator(state)
+    routes: list[Route | Mount | WebSocketRoute] = [
+        *stream_routes(streams),
         Route("/_control/calls", _calls, methods=["GET"]),
         Route("/_control/stats", _stats, methods=["GET"]),
         Route("/_control/faults", _add_fault, methods=["POST"]),
@@ -59,6 +63,7 @@ def create_sandbox_app(
     routes += [Mount(f"/{emu.name}", routes=emu.routes()) for emu in emulators]
     app = Starlette(routes=routes)
     app.state.sandbox = state
+    app.state.streams = streams  # the stream emulator; Binance's REST depth reads its books
     return app
 
 

@@ -107,6 +107,7 @@ class Emulator(ProviderEmulator):
             self.route("/api/v3/ticker/24hr", self.ticker_24hr),
             self.route("/api/v3/ticker/price", self.ticker_price),
             self.route("/api/v3/klines", self.klines),
+            self.route("/api/v3/depth", self.depth),
         ]
 
     # Weights, header, throttling -----------------------------------------------------------
@@ -125,6 +126,9 @@ class Emulator(ProviderEmulator):
                 return 80
             count = len(self._symbols(raw) or [None])
             return 2 if count <= 20 else 40 if count <= 100 else 80
+        if endpoint == "depth":
+            limit = int(qp(request, "limit", "100") or 100)
+            return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
         return 2 if endpoint == "klines" else 1
 
     def decorate(self, request: Request, response: Response) -> Response:
@@ -212,6 +216,16 @@ class Emulator(ProviderEmulator):
         t = int(self.now() * 1000) / 1000
         rows = [{"symbol": p, "price": fmt(self._price(p, t))} for p in pairs or sorted(TRADING)]
         return JSONResponse(rows[0] if qp(request, "symbol") is not None else rows)
+
+    async def depth(self, request: Request) -> Response:
+        """The order book snapshot, from the same book the ``@depth`` stream moves."""
+        pairs, bad = self._requested(request)
+        if bad is not None:
+            return bad
+        if len(pairs) != 1 or qp(request, "symbol") is None:
+            return error(-1102, "Mandatory parameter 'symbol' was not sent, was empty/null.")
+        limit = min(max(int(qp(request, "limit", "100") or 100), 1), 5000)
+        return JSONResponse(request.app.state.streams.depth_snapshot(pairs[0], limit))
 
     async def klines(self, request: Request) -> Response:
         pair = qp(request, "symbol")

@@ -47,6 +47,8 @@ async def health(container: ContainerDep) -> dict[str, Any]:
     statuses = {p["status"] for p in providers.values()}
     overall = "up" if statuses <= {"up"} else ("down" if statuses == {"down"} else "degraded")
     body: dict[str, Any] = {"status": overall, "providers": providers}
+    if container.streams is not None:
+        body["streams"] = container.streams.stats()
     if container.settings.sandbox:
         body["sandbox"] = True
     return body
