@@ -36,6 +36,7 @@ from marketsvc.db.migrate import upgrade_async
 from marketsvc.db.mode import claim_data_mode, mode_name
 from marketsvc.jobs.refresh import default_jobs
 from marketsvc.jobs.scheduler import JobScheduler
+from marketsvc.keys import KeyService, UsageCollector, open_key_service
 from marketsvc.metrics import ServiceMetrics
 from marketsvc.orchestrator import DataOrchestrator
 from marketsvc.orchestrator.breaker import BreakerPolicy
@@ -69,6 +70,7 @@ class Container:
     cache: TieredCache
     orchestrator: DataOrchestrator
     metrics: ServiceMetrics
+    keys: KeyService
     scheduler: JobScheduler | None = None
     sandbox_app: ASGIApp | None = None
     started_at: float = field(default_factory=time.time)
@@ -156,6 +158,15 @@ async def open_container(
             max_spread_pct=settings.validation_max_spread_pct,
         )
         stack.push_async_callback(orchestrator.aclose)
+        metrics = metrics or ServiceMetrics()
+        keys = await stack.enter_async_context(
+            open_key_service(
+                engine, redis_client, namespace=namespace, replica_count=settings.replica_count
+            )
+        )
+        usage_collector = UsageCollector(keys.meter)
+        metrics.registry.register(usage_collector)
+        stack.callback(metrics.registry.unregister, usage_collector)
         scheduler: JobScheduler | None = None
         if settings.scheduler_enabled:
             scheduler = JobScheduler(
@@ -180,7 +191,8 @@ async def open_container(
             planner=planner,
             cache=cache,
             orchestrator=orchestrator,
-            metrics=metrics or ServiceMetrics(),
+            metrics=metrics,
+            keys=keys,
             scheduler=scheduler,
             sandbox_app=sandbox_app,
         )

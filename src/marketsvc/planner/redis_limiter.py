@@ -67,14 +67,15 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 """
 
 # KEYS: blocked-until, sequence, then (sorted set, total) per window.
-# ARGV: weight, then (limit, window seconds, ttl ms) per window. Returns the wait as a string
-# (Redis would truncate a Lua number to an integer).
+# ARGV: weight, then (limit, window seconds, ttl ms) per window. Returns the wait, then the
+# units used per window after the decision (absent while blocked), all as strings (Redis would
+# truncate a Lua number to an integer).
 _RESERVE_LUA = (
     _LUA_COMMON
     + """
 local weight = tonumber(ARGV[1])
 local blocked = tonumber(redis.call('GET', KEYS[1]) or '0')
-if blocked > now then return tostring(blocked - now) end
+if blocked > now then return {tostring(blocked - now)} end
 local n = (#KEYS - 2) / 2
 local used = {}
 local wait = 0
@@ -99,7 +100,11 @@ for i = 1, n do
     start = start + 100
   end
 end
-if wait > 0 then return tostring(wait) end
+if wait > 0 then
+  local out = {tostring(wait)}
+  for i = 1, n do out[i + 1] = tostring(used[i]) end
+  return out
+end
 local member = redis.call('INCR', KEYS[2]) .. ':' .. weight
 for i = 1, n do
   local zkey, skey, ttl = KEYS[2 * i + 1], KEYS[2 * i + 2], ARGV[3 * i + 1]
@@ -107,7 +112,9 @@ for i = 1, n do
   redis.call('PEXPIRE', zkey, ttl)
   redis.call('SET', skey, used[i] + weight, 'PX', ttl)
 end
-return '0'
+local out = {'0'}
+for i = 1, n do out[i + 1] = tostring(used[i] + weight) end
+return out
 """
 )
 
@@ -201,6 +208,15 @@ class RedisLimiter:
         await self._fallback.configure(provider, local_share(limits, self._replica_count))
 
     async def reserve(self, provider: str, weight: int = 1) -> float:
+        wait, _ = await self.reserve_counted(provider, weight)
+        return wait
+
+    async def reserve_counted(
+        self, provider: str, weight: int = 1
+    ) -> tuple[float, tuple[WindowUsage, ...]]:
+        """:meth:`reserve`, plus the units used per window after the decision, from the same
+        round trip (client keys report them in their RateLimit headers). While a Retry-After
+        block holds, the usage is unknown and reported as full."""
         limits = self._provider_limits(provider)
         smallest = min(limit.limit for limit in limits)
         if not 1 <= weight <= smallest:
@@ -213,14 +229,18 @@ class RedisLimiter:
             args += [limit.limit, limit.window, _ttl_ms(limit.window)]
         raw = await self._redis(self._reserve_script, keys, args)
         if raw is None:
-            return await self._fallback.reserve(provider, weight)
-        wait = float(raw)
+            return await self._fallback.reserve_counted(provider, weight)
+        wait = float(raw[0])
+        if len(raw) > len(limits):
+            usage = tuple(WindowUsage(lim, int(u)) for lim, u in zip(limits, raw[1:], strict=True))
+        else:
+            usage = tuple(WindowUsage(lim, lim.limit) for lim in limits)
         if wait > 0.0:
-            return max(MIN_WAIT, wait)
+            return max(MIN_WAIT, wait), usage
         # Mirror the grant locally: if Redis goes away, this replica's own recent calls still
         # count against its local share.
         self._fallback.record(provider, weight)
-        return 0.0
+        return 0.0, usage
 
     async def block_for(self, provider: str, seconds: float) -> None:
         self._provider_limits(provider)
