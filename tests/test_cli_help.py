@@ -36,8 +36,11 @@ def test_version_prints_name_and_version() -> None:
 def test_every_option_of_every_command_has_help() -> None:
     parser = build_parser()
     commands = _subcommands(parser)
-    assert set(commands) == {"serve", "sandbox", "migrate"}
-    for name, command in [("marketsvc", parser), *commands.items()]:
+    assert set(commands) == {"serve", "sandbox", "migrate", "keys"}
+    key_actions = _subcommands(commands["keys"])
+    assert set(key_actions) == {"create", "list", "revoke", "rotate"}
+    every = [("marketsvc", parser), *commands.items(), *key_actions.items()]
+    for name, command in every:
         for action in command._actions:
             assert action.help and action.help.strip(), f"{name} {action.option_strings}"
 

@@ -15,10 +15,11 @@ from fastapi import FastAPI
 
 from marketsvc import __version__
 from marketsvc.api.bodies import RequestBodyMiddleware
+from marketsvc.api.client_keys import ClientKeyMiddleware
 from marketsvc.api.docs_ui import install_docs
 from marketsvc.api.errors import install_error_handlers
 from marketsvc.api.middleware import AdmissionMiddleware, MetricsMiddleware
-from marketsvc.api.routes import analytics, generic, market, ops, probes, search, streams
+from marketsvc.api.routes import analytics, generic, keys, market, ops, probes, search, streams
 from marketsvc.api.slashes import StripTrailingSlashMiddleware
 from marketsvc.config import Settings
 from marketsvc.container import open_container, secret_values
@@ -64,6 +65,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(StripTrailingSlashMiddleware)  # innermost: only routing sees it
     app.add_middleware(RequestBodyMiddleware, max_bytes=64 * 1024)
+    # Outside the body check (a request without a key is refused before its body is read),
+    # inside the metrics (refusals are counted).
+    app.add_middleware(ClientKeyMiddleware, required=settings.api_keys_required)
     # An overloaded process refuses work before doing any.
     app.add_middleware(AdmissionMiddleware, limit=settings.max_inflight_requests)
     # Added last = outermost: every answer, a refused one too, gets a request id, an access
@@ -77,6 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(search.router)
     app.include_router(ops.router)
     app.include_router(ops.admin)
+    app.include_router(keys.router)
+    app.include_router(keys.admin)
     app.include_router(probes.router)
     install_docs(app)
     return app

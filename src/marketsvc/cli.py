@@ -18,6 +18,7 @@ from typing import NoReturn
 import uvicorn
 
 from marketsvc import __version__
+from marketsvc.cli_keys import add_keys_command
 from marketsvc.logs import redact
 from marketsvc.preflight import (
     DATABASE_TIMEOUT,
@@ -213,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
         "'marketsvc serve' does this by itself unless AUTO_MIGRATE=false.",
         _migrate,
     )
+    add_keys_command(sub, command)
     return parser
 
 

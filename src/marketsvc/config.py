@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     database_url: str = ""
     redis_url: str | None = None
     admin_token: SecretStr | None = None
+    # true: data endpoints need a client key (keys/, api/client_keys.py); false keeps the
+    # embedded default open, and a key that is presented is still checked and metered.
+    api_keys_required: bool = False
     sandbox: bool = False
     auto_migrate: bool = True
     log_level: str = "INFO"

@@ -39,6 +39,7 @@ from marketsvc.db.universes import UniverseRepository
 from marketsvc.domain import DataType
 from marketsvc.jobs.refresh import default_jobs
 from marketsvc.jobs.scheduler import JobScheduler
+from marketsvc.keys import KeyService, UsageCollector, open_key_service
 from marketsvc.metrics import ServiceMetrics
 from marketsvc.orchestrator import DataOrchestrator
 from marketsvc.orchestrator.breaker import BreakerPolicy
@@ -75,6 +76,7 @@ class Container:
     cache: TieredCache
     orchestrator: DataOrchestrator
     metrics: ServiceMetrics
+    keys: KeyService
     scheduler: JobScheduler | None = None
     sandbox_app: ASGIApp | None = None
     streams: StreamHub | None = None
@@ -179,6 +181,15 @@ async def open_container(
         streams: StreamHub | None = None
         if settings.streams_enabled:
             streams = await _open_streams(settings, orchestrator, cache, sandbox_app, stack)
+        metrics = metrics or ServiceMetrics()
+        keys = await stack.enter_async_context(
+            open_key_service(
+                engine, redis_client, namespace=namespace, replica_count=settings.replica_count
+            )
+        )
+        usage_collector = UsageCollector(keys.meter)
+        metrics.registry.register(usage_collector)
+        stack.callback(metrics.registry.unregister, usage_collector)
         scheduler: JobScheduler | None = None
         if settings.scheduler_enabled:
             jobs = default_jobs(
@@ -204,7 +215,8 @@ async def open_container(
             planner=planner,
             cache=cache,
             orchestrator=orchestrator,
-            metrics=metrics or ServiceMetrics(),
+            metrics=metrics,
+            keys=keys,
             scheduler=scheduler,
             sandbox_app=sandbox_app,
             streams=streams,

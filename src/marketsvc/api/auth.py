@@ -12,6 +12,7 @@ import logging
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from marketsvc.api.client_keys import SCOPE_KEY
 from marketsvc.api.deps import container_of
 
 audit = logging.getLogger("marketsvc.audit")
@@ -28,6 +29,19 @@ async def require_admin(
     credentials: HTTPAuthorizationCredentials | None = Depends(admin_bearer),
 ) -> None:
     settings = container_of(request).settings
+    client_key = request.scope.get(SCOPE_KEY)
+    if client_key is not None:
+        # ClientKeyMiddleware admits a key on an admin path only with the admin scope.
+        audit.info(
+            "admin call",
+            extra={
+                "audit": True,
+                "method": request.method,
+                "path": request.url.path,
+                "key": client_key.prefix,
+            },
+        )
+        return
     if settings.admin_token is None:
         raise HTTPException(403, "admin endpoints are disabled (no ADMIN_TOKEN configured)")
     token = credentials.credentials.strip() if credentials is not None else ""

@@ -10,7 +10,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from marketsvc.api.client_keys import SCOPE_KEY
 from marketsvc.container import Container
+from marketsvc.domain import Priority
 
 
 def container_of(request: Request) -> Container:
@@ -23,3 +25,10 @@ async def get_container(request: Request) -> Container:
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def request_priority(request: Request, default: Priority = Priority.MEDIUM) -> Priority:
+    """The calling client key's planner priority, if it has one, else ``default``."""
+    key = request.scope.get(SCOPE_KEY)
+    priority: Priority | None = getattr(key, "priority", None)
+    return default if priority is None else priority

@@ -81,3 +81,38 @@ symbol_universes = Table(
     Column("entries", Integer, nullable=False),
     Column("payload", LargeBinary, nullable=False),
 )
+
+# Client API keys (keys/): only the SHA-256 of a key is kept, never the key. ``id`` is the
+# public part of the key (``msk_<id>_<secret>``), used for lookup and in logs. Limits are kept
+# as their text ("60/minute"); times are epoch seconds like every table here.
+client_keys = Table(
+    "client_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("scopes", String(64), nullable=False),
+    Column("rate_limit", String(64), nullable=True),
+    Column("quota", String(64), nullable=True),
+    Column("priority", String(16), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=True),
+    Column("revoked_at", Float, nullable=True),
+    Column("rotated_at", Float, nullable=True),
+    Column("last_used_at", Float, nullable=True),
+)
+
+# Metered usage per key, UTC day and route template; replicas add their in-memory counts to
+# these rows in batches (keys/metering.py), never one write per request.
+client_key_usage = Table(
+    "client_key_usage",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("endpoint", String(200), primary_key=True),
+    Column("requests", BigInteger, nullable=False),
+    Column("errors", BigInteger, nullable=False),
+    Column("cache_hits", BigInteger, nullable=False),
+    Column("upstream_calls", BigInteger, nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+)

@@ -106,6 +106,13 @@ class LocalLimiter:
             await self._log_call(provider, now, weight)
         return wait
 
+    async def reserve_counted(
+        self, provider: str, weight: int = 1
+    ) -> tuple[float, tuple[WindowUsage, ...]]:
+        """:meth:`reserve`, plus the units used per window after the decision."""
+        wait = await self.reserve(provider, weight)
+        return wait, self.limiter(provider).usage(self._clock())
+
     def record(self, provider: str, weight: int, at: float | None = None) -> None:
         """Count a call granted elsewhere (the shared limiter mirrors its grants here)."""
         self.limiter(provider).record(weight, self._clock() if at is None else at)

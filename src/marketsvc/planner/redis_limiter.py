@@ -167,6 +167,21 @@ class RedisLimiter:
         self._remember_own(provider, weight, max(limit.window for limit in limits))
         return 0.0
 
+    async def reserve_counted(
+        self, provider: str, weight: int = 1
+    ) -> tuple[float, tuple[WindowUsage, ...]]:
+        """:meth:`reserve`, plus the units used per window after the decision, from the same
+        round trip (client keys report them in their RateLimit headers). While the answer
+        came from the local share (Redis away) or a Retry-After block, the last totals Redis
+        reported are used, or the windows are reported full when there are none."""
+        wait = await self.reserve(provider, weight)
+        limits = self._limits[provider]
+        observed = self._observed.get(provider)
+        if observed is None:
+            return wait, tuple(WindowUsage(lim, lim.limit) for lim in limits)
+        used = observed[1]
+        return wait, tuple(WindowUsage(lim, u) for lim, u in zip(limits, used, strict=True))
+
     async def block_for(self, provider: str, seconds: float) -> None:
         self._provider_limits(provider)
         await self._fallback.block_for(provider, seconds)  # holds even if Redis goes away

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from marketsvc.analytics import INDICATORS
-from marketsvc.api.deps import ContainerDep, container_of
+from marketsvc.api.deps import ContainerDep, container_of, request_priority
 from marketsvc.api.params import as_datetime, check_history_window
 from marketsvc.api.render import answer
 from marketsvc.api.schemas import (
@@ -21,7 +21,7 @@ from marketsvc.api.schemas import (
     PriceResponse,
     TechnicalResponse,
 )
-from marketsvc.domain import AssetClass, Interval, Priority
+from marketsvc.domain import AssetClass, Interval
 from marketsvc.errors import InvalidInputError
 
 router = APIRouter(prefix="/api/market", tags=["market data"])
@@ -131,7 +131,7 @@ async def _price(symbol: str, request: Request) -> Response:
         asset_class,
         force_refresh=force_refresh,
         validate=validate,
-        priority=Priority.MEDIUM,
+        priority=request_priority(request),
     )
     return answer(container, env, t0)
 
