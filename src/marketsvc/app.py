@@ -17,7 +17,8 @@ from marketsvc import __version__
 from marketsvc.api.bodies import RequestBodyMiddleware
 from marketsvc.api.docs_ui import install_docs
 from marketsvc.api.errors import install_error_handlers
-from marketsvc.api.middleware import AdmissionMiddleware, MetricsMiddleware
+from marketsvc.api.fast_path import FastPathMiddleware
+from marketsvc.api.middleware import AdmissionMiddleware, InFlight, MetricsMiddleware
 from marketsvc.api.routes import generic, market, ops, probes, search
 from marketsvc.api.slashes import StripTrailingSlashMiddleware
 from marketsvc.config import Settings
@@ -45,9 +46,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # measured by the reliability suite before this).
             gc.collect()
             gc.freeze()
+            metrics.stalls.start()
             try:
                 yield {"container": container}
             finally:
+                await metrics.stalls.stop()
                 app.state.container = None
 
     app = FastAPI(
@@ -65,10 +68,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(StripTrailingSlashMiddleware)  # innermost: only routing sees it
     app.add_middleware(RequestBodyMiddleware, max_bytes=64 * 1024)
     # An overloaded process refuses work before doing any.
-    app.add_middleware(AdmissionMiddleware, limit=settings.max_inflight_requests)
-    # Added last = outermost: every answer, a refused one too, gets a request id, an access
-    # line and a count.
+    gate = InFlight(settings.max_inflight_requests)
+    app.add_middleware(AdmissionMiddleware, limit=gate.limit, gate=gate)
+    # Every answer, a refused one too, gets a request id, an access line and a count.
     app.add_middleware(MetricsMiddleware, metrics=lambda: metrics)
+    # Outermost: fresh L1 price answers skip the layers above and FastAPI (api/fast_path.py).
+    app.add_middleware(FastPathMiddleware, metrics=lambda: metrics, gate=gate)
     # Routes are matched in this order: the hot data routes first.
     app.include_router(market.router)
     app.include_router(generic.router)
