@@ -15,10 +15,11 @@ from fastapi import FastAPI
 
 from marketsvc import __version__
 from marketsvc.api.bodies import RequestBodyMiddleware
-from marketsvc.api.client_keys import ClientKeyMiddleware
+from marketsvc.api.client_keys import ClientKeyMiddleware, presented_key
 from marketsvc.api.docs_ui import install_docs
 from marketsvc.api.errors import install_error_handlers
-from marketsvc.api.middleware import AdmissionMiddleware, MetricsMiddleware
+from marketsvc.api.fast_path import FastPathMiddleware
+from marketsvc.api.middleware import AdmissionMiddleware, InFlight, MetricsMiddleware
 from marketsvc.api.routes import analytics, generic, keys, market, ops, probes, search, streams
 from marketsvc.api.slashes import StripTrailingSlashMiddleware
 from marketsvc.config import Settings
@@ -46,9 +47,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # measured by the reliability suite before this).
             gc.collect()
             gc.freeze()
+            metrics.stalls.start()
             try:
                 yield {"container": container}
             finally:
+                await metrics.stalls.stop()
                 app.state.container = None
 
     app = FastAPI(
@@ -69,10 +72,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # inside the metrics (refusals are counted).
     app.add_middleware(ClientKeyMiddleware, required=settings.api_keys_required)
     # An overloaded process refuses work before doing any.
-    app.add_middleware(AdmissionMiddleware, limit=settings.max_inflight_requests)
-    # Added last = outermost: every answer, a refused one too, gets a request id, an access
-    # line and a count.
+    gate = InFlight(settings.max_inflight_requests)
+    app.add_middleware(AdmissionMiddleware, limit=gate.limit, gate=gate)
+    # Every answer, a refused one too, gets a request id, an access line and a count.
     app.add_middleware(MetricsMiddleware, metrics=lambda: metrics)
+    # Outermost: fresh L1 price answers skip the layers above and FastAPI (api/fast_path.py).
+    # A request that carries a client key, or any request when keys are required, goes the
+    # normal way: the key is checked, limited and metered there.
+    keys_required = settings.api_keys_required
+    app.add_middleware(
+        FastPathMiddleware,
+        metrics=lambda: metrics,
+        gate=gate,
+        allow=lambda scope: not keys_required and presented_key(scope) is None,
+    )
     # Routes are matched in this order: the hot data routes first.
     app.include_router(market.router)
     app.include_router(analytics.router)

@@ -182,4 +182,11 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> Redac
     # run); our own scheduler logs each run at DEBUG, and failures at WARNING either way.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.Formatter.converter = time.gmtime
+    # The logging HOWTO's "Optimization" switches: a record no longer looks up its caller's
+    # frame, thread and process (fields our JSON lines never print). An access line cost
+    # 30 µs, more than the L1 hit it describes; these are about a third of it.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     return redactor

@@ -14,6 +14,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from marketsvc.loop_lag import StallMonitor
+
 BREAKER_VALUE = {"closed": 0, "half_open": 1, "open": 2}
 
 
@@ -102,6 +104,8 @@ class ServiceMetrics:
         )
         self._snapshot = _Snapshot()
         self.registry.register(self._snapshot)
+        # Loop lag and GC pauses; started by the app's lifespan (it needs the running loop).
+        self.stalls = StallMonitor(self.registry)
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()

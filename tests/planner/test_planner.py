@@ -456,3 +456,21 @@ async def test_a_429_blocks_the_lane_before_the_slot_frees() -> None:
     after = [t for t in sent if t > sent[0] + 0.005]
     assert after == [], f"{len(after)} calls sent inside the Retry-After block"
     assert all(isinstance(r, Exception) for r in results[1:])
+
+
+@scenario({"p": "10/minute"}, gather_delay=0.002)
+async def test_a_lone_interactive_caller_does_not_wait_for_batch_mates(
+    loop: VirtualTimeLoop, planner: CallPlanner
+) -> None:
+    requests, fetch = batch_upstream(loop, {"A", "B", "C"})
+    t0 = loop.time()
+    assert await planner.call_batched("p", "q", "A", fetch, max_batch=10) == "price:A"
+    assert requests == [["A"]] and loop.time() - t0 == pytest.approx(0.05)  # the fetch only
+    # While a call for the operation runs, the next callers gather and share one call.
+    first = asyncio.ensure_future(planner.call_batched("p", "q", "A", fetch, max_batch=10))
+    await asyncio.sleep(0.01)
+    b = asyncio.ensure_future(planner.call_batched("p", "q", "B", fetch, max_batch=10))
+    await asyncio.sleep(0.001)
+    c = planner.call_batched("p", "q", "C", fetch, max_batch=10)
+    assert list(await asyncio.gather(first, b, c)) == ["price:A", "price:B", "price:C"]
+    assert requests[1:] == [["A"], ["B", "C"]]

@@ -86,6 +86,19 @@ class MetricsMiddleware:
             REQUEST_ID.reset(token)
 
 
+class InFlight:
+    """Requests in progress, shared by the admission layer and the ASGI fast path (which
+    leaves a full process's requests to the admission layer, so they get its 503)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+        self.rejected = 0
+
+    def full(self) -> bool:
+        return self.count >= self.limit
+
+
 class AdmissionMiddleware:
     """At most ``limit`` requests in progress; the next one gets an immediate 503 with
     Retry-After instead of joining an unbounded queue. Probes are always admitted, so an
@@ -93,19 +106,28 @@ class AdmissionMiddleware:
 
     EXEMPT = ("/healthz", "/readyz", "/metrics")
 
-    def __init__(self, app: ASGIApp, limit: int, retry_after: int = 1) -> None:
+    def __init__(
+        self, app: ASGIApp, limit: int, retry_after: int = 1, gate: InFlight | None = None
+    ) -> None:
         self.app = app
-        self.limit = limit
+        self.gate = gate if gate is not None else InFlight(limit)
         self.retry_after = retry_after
-        self.in_flight = 0
-        self.rejected = 0
+
+    @property
+    def in_flight(self) -> int:
+        return self.gate.count
+
+    @property
+    def rejected(self) -> int:
+        return self.gate.rejected
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.EXEMPT:
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= self.limit:
-            self.rejected += 1
+        gate = self.gate
+        if gate.count >= gate.limit:
+            gate.rejected += 1
             body = orjson.dumps(
                 {
                     "type": "https://marketsvc.dev/problems/overloaded",
@@ -127,8 +149,8 @@ class AdmissionMiddleware:
             )
             await send({"type": "http.response.body", "body": body})
             return
-        self.in_flight += 1
+        gate.count += 1
         try:
             await self.app(scope, receive, send)
         finally:
-            self.in_flight -= 1
+            gate.count -= 1

@@ -119,6 +119,30 @@ class TieredCache:
         tally(self.counters, result)
         return result
 
+    def peek_fresh(self, key: CacheKey) -> CacheResult | None:
+        """A fresh L1 answer for ``key`` without awaiting anything, counted exactly as
+        ``get_or_load`` counts that hit; ``None`` (nothing counted) for everything else — a
+        miss, a stale or negative entry, an L1 that cannot be read synchronously — which the
+        caller then sends through ``get_or_load``. The ASGI fast path answers with this."""
+        peek = getattr(self.tiers[0], "peek", None)
+        if peek is None:
+            return None
+        k = key.text
+        try:
+            entry: CacheEntry | None = peek(k)
+        except Exception:
+            return None
+        if entry is None or is_negative(entry):
+            return None
+        now = self.clock()
+        if now >= entry.fresh_until:
+            return None
+        self.counters.requests += 1
+        self.tier_counters[0].hits += 1
+        result = CacheResult(entry, self.labels[0], False, entry.age(now))
+        tally(self.counters, result)
+        return result
+
     def serve(
         self, k: str, entry: CacheEntry, label: str, loader: Loader, policy: CachePolicy, now: float
     ) -> CacheResult | None:
@@ -235,12 +259,17 @@ class TieredCache:
         # The answer waits only for the tiers other callers read first: L1, and L2 when
         # replicas wait on it under a lease. The SQL tier (1-2 ms) is written behind it.
         sync_upto = self._lease_tier + 1 if self.coordination is not None else 1
+        await self.write_behind(k, entry, sync_upto)
+        return entry
+
+    async def write_behind(self, k: str, entry: CacheEntry, sync_upto: int = 1) -> None:
+        """Write tiers ``[0, sync_upto)`` now and the rest after the caller has its answer
+        (drained on close): a fresh answer should not wait for Redis or SQL round trips."""
         await self.write([(k, entry)], upto=sync_upto)
         if sync_upto < len(self.tiers):
             task = asyncio.ensure_future(self._write_below(k, entry, sync_upto))
             self._writes.add(task)
             task.add_done_callback(self._writes.discard)
-        return entry
 
     async def _write_below(self, k: str, entry: CacheEntry, first: int) -> None:
         await asyncio.gather(

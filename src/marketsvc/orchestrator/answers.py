@@ -22,6 +22,8 @@ from marketsvc.orchestrator import serialize
 from marketsvc.orchestrator.freshness import judge
 from marketsvc.orchestrator.usage import UsageTracker
 
+_UNREAD = object()
+
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
@@ -101,6 +103,25 @@ class CachedAnswers:
                 result = await self.cache.get_or_load(key, loader, policy)
         finally:
             self.usage.active -= 1
+        return self._envelope(result, key, cache_symbol, native, force_refresh)
+
+    def answer_hit(self, data_type: DataType, cache_symbol: str) -> Envelope | None:
+        """``answer`` for a parameterless request when a fresh L1 entry can answer it without
+        awaiting (the same Envelope, the same counters); ``None`` otherwise, nothing counted."""
+        key = self._key(data_type, cache_symbol, {})
+        result = self.cache.peek_fresh(key)
+        if result is None:
+            return None
+        return self._envelope(result, key, cache_symbol, None, False)
+
+    def _envelope(
+        self,
+        result: CacheResult,
+        key: CacheKey,
+        cache_symbol: str,
+        native: Freshness | None,
+        force_refresh: bool,
+    ) -> Envelope:
         self.usage.answered(result.tier)
         entry = result.entry
         extra: dict[str, Any] = {}
@@ -136,8 +157,9 @@ class CachedAnswers:
 
     def _data_time(self, key: str, entry: CacheEntry) -> float | None:
         memo = (key, entry.fetched_at)
-        if memo in self._data_times:
-            return self._data_times[memo]
+        held = self._data_times.get(memo, _UNREAD)
+        if held is not _UNREAD:
+            return held  # type: ignore[return-value]
         when: float | None = None
         try:
             stamp = serialize.loads(entry.payload).get("timestamp")
@@ -171,7 +193,8 @@ class CachedAnswers:
             # refresh was asked for, so the answer must say that it failed either way.
             return held if held.error is not None else replace(held, error=failure)
         fresh = policy.entry(payload, source, self._clock())
-        await self.cache.write([(key.text, fresh)])
+        # L1 before the answer (the next request reads it); Redis and SQL behind it.
+        await self.cache.write_behind(key.text, fresh)
         return CacheResult(fresh, "upstream", stale=False, age_seconds=0.0)
 
 

@@ -48,6 +48,7 @@ from marketsvc.orchestrator.universes import UniverseService, with_resolution
 from marketsvc.orchestrator.usage import UsageTracker
 from marketsvc.providers.base import Provider
 from marketsvc.symbols import Instrument, resolve
+from marketsvc.universe import Resolution
 
 _FORCED_CLASS = {DataType.CRYPTO_PRICE: AssetClass.CRYPTO, DataType.STOCK_PRICE: AssetClass.STOCK}
 
@@ -91,6 +92,8 @@ class DataOrchestrator:
         self._chains: dict[tuple[Capability, AssetClass | None], list[str]] = {}
         self.universes = UniverseService(self.providers, runner, universe_repo, clock=clock)
         self.resolver = self.universes.resolver
+        self._resolved: dict[tuple[str, AssetClass | None], tuple[Resolution, str]] = {}
+        self._resolved_for: object = None
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -130,6 +133,34 @@ class DataOrchestrator:
             resolution = resolution.fell_back()
             env = await self._price(resolution.instrument, force_refresh, priority, validate)
         return with_resolution(env, resolution)
+
+    def price_hit(self, raw_symbol: str, asset_class: AssetClass | None = None) -> Envelope | None:
+        """``price(raw_symbol, asset_class)`` when a fresh L1 entry answers it, computed without
+        awaiting (the same Envelope, the same usage counts); ``None`` — nothing counted — when
+        ``price`` must run. Raises InvalidInputError for a symbol ``price`` would refuse."""
+        resolution, cache_symbol = self._hit_resolution(raw_symbol, asset_class)
+        env = self.answers.answer_hit(DataType.PRICE, cache_symbol)
+        if env is None:
+            return None
+        self.usage.track(cache_symbol)
+        return with_resolution(env, resolution)
+
+    def _hit_resolution(
+        self, raw_symbol: str, asset_class: AssetClass | None
+    ) -> tuple[Resolution, str]:
+        """The resolver's answer and its cache symbol, remembered while the universe index
+        stays the same object (a refresh replaces it): resolving was a third of an L1 hit."""
+        index = self.universes.store.index
+        if index is not self._resolved_for or len(self._resolved) > 20_000:
+            self._resolved = {}
+            self._resolved_for = index
+        memo = (raw_symbol, asset_class)
+        found = self._resolved.get(memo)
+        if found is None:
+            resolution = self.resolver.resolve(raw_symbol, asset_class)
+            inst = resolution.instrument
+            found = self._resolved[memo] = (resolution, f"{inst.asset_class.value}:{inst.symbol}")
+        return found
 
     async def _price(
         self, inst: Instrument, force_refresh: bool, priority: Priority, validate: bool

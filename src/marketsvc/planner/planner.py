@@ -198,14 +198,25 @@ class CallPlanner:
         waiter = self._admit(lane, priority, deadline, start_by)
         now = waiter.enqueued_at
         batch = lane.open_batches.get(op_key)
+        # Nobody else is waiting on this provider (nothing gathering, queued or running): an
+        # interactive caller does not wait for batch-mates that are not coming (the gathering
+        # delay was most of a miss's latency). Under load the window still applies.
+        alone = (
+            batch is None
+            and priority is not Priority.BATCH
+            and lane.in_flight == 0
+            and lane.queued <= 1  # this caller
+        )
         if batch is None or batch.sealed or batch.full or batch.state not in _OPEN:
             batch = BatchCall(next(self._seq), provider, op_key, batch_fn, max_batch, weight_for)
             lane.open_batches[op_key] = batch
             self._budgets[provider].offered(now)
         raised = batch.add(item, waiter)
-        if batch.full:
-            self._seal(lane, batch)
+        if batch.full or alone:
+            if batch.full:
+                self._seal(lane, batch)
             if batch.state is State.GATHERING or raised:
+                # Queued at once; until dispatched it still takes callers of the same tick.
                 lane.push(batch)
         elif batch.state is State.GATHERING:
             delay = self._batch_delay if priority is Priority.BATCH else self._gather_delay
