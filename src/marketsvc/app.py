@@ -24,8 +24,10 @@ from marketsvc.api.routes import analytics, generic, keys, market, ops, probes, 
 from marketsvc.api.slashes import StripTrailingSlashMiddleware
 from marketsvc.config import Settings
 from marketsvc.container import open_container, secret_values
+from marketsvc.dashboard import install_dashboard
 from marketsvc.logs import configure_logging
 from marketsvc.metrics import ServiceMetrics
+from marketsvc.monitor import open_monitor
 
 DESCRIPTION = """One entry point for market data (crypto and stock prices, history, news,
 fundamentals, technical indicators) across rate-limited public providers, with a three-tier
@@ -40,7 +42,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        async with open_container(settings, metrics) as container:
+        async with (
+            open_container(settings, metrics) as container,
+            open_monitor(container) as monitor,
+        ):
             app.state.container = container  # for tests and diagnostics; requests use state
             # Everything built so far lives as long as the process: move it out of the
             # collector's reach, so full collections under load stay short (a 70 ms stall
@@ -49,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             gc.freeze()
             metrics.stalls.start()
             try:
-                yield {"container": container}
+                yield {"container": container, "monitor": monitor}
             finally:
                 await metrics.stalls.stop()
                 app.state.container = None
@@ -98,4 +103,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(keys.admin)
     app.include_router(probes.router)
     install_docs(app)
+    install_dashboard(app)
     return app

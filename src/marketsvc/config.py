@@ -146,6 +146,12 @@ class Settings(BaseSettings):
     # Requests in progress per process before new ones get an immediate 503 + Retry-After.
     max_inflight_requests: int = Field(default=512, ge=1)
     breaker_base_break: float = Field(default=5.0, gt=0)
+    # Alerts (monitor/): POSTed as JSON here when set; rules run every monitor_interval
+    # seconds over samples of monitor_sample_seconds (the dashboard's chart resolution).
+    alert_webhook_url: SecretStr | None = None
+    alert_p99_seconds: float = Field(default=2.0, gt=0)
+    monitor_interval: float = Field(default=5.0, gt=0)
+    monitor_sample_seconds: float = Field(default=60.0, gt=0)
     validation_max_spread_pct: float = Field(default=2.0, gt=0)
 
     # Provider streams and the client stream endpoints (marketsvc.streams; README "Live data").

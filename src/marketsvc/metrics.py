@@ -60,6 +60,11 @@ class _Snapshot(Collector):
             "Units left in the sliding window",
             labels=["provider", "window"],
         )
+        usable = GaugeMetricFamily(
+            "marketsvc_quota_usable",
+            "Units ordinary calls may use in the window (quota_left's denominator)",
+            labels=["provider", "window"],
+        )
         for name, p in d.get("planner", {}).items():
             for prio, n in p["queue_depth"].items():
                 depth.add_metric([name, prio], float(n))
@@ -67,7 +72,9 @@ class _Snapshot(Collector):
             limited.add_metric([name], float(p["rate_limited"]))
             for w in p["windows"]:
                 quota.add_metric([name, w["window"]], float(w["left"]))
-        yield from (depth, calls, limited, quota)
+                usable.add_metric([name, w["window"]], float(w["usable"]))
+        yield from (depth, calls, limited, quota, usable)
+        yield from _cache_and_jobs(d)
 
         perr = CounterMetricFamily(
             "marketsvc_provider_errors", "Provider errors by kind", labels=["provider", "kind"]
@@ -84,6 +91,29 @@ class _Snapshot(Collector):
         for name, state in d.get("breakers", {}).items():
             breaker.add_metric([name], float(BREAKER_VALUE.get(state, 0)))
         yield breaker
+
+
+def _cache_and_jobs(d: Mapping[str, Any]) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    """Whole-cache lookups and hits (the hit-rate alert), each job's last tick and interval
+    (the missed-ticks alert; take ``max by (job)`` across replicas)."""
+    lookups = CounterMetricFamily("marketsvc_cache_lookups", "Cache lookups (all tiers together)")
+    answered = CounterMetricFamily("marketsvc_cache_answered", "Lookups answered from a tier")
+    cache = d.get("cache", {})
+    lookups.add_metric([], float(cache.get("requests", 0)))
+    answered.add_metric([], float(cache.get("cache_hits", 0)))
+    yield from (lookups, answered)
+    last = GaugeMetricFamily(
+        "marketsvc_job_last_tick_timestamp_seconds",
+        "When the job last ran or was skipped because another replica ran it",
+        labels=["job"],
+    )
+    interval = GaugeMetricFamily(
+        "marketsvc_job_interval_seconds", "The job's interval", labels=["job"]
+    )
+    for name, job in d.get("jobs", {}).items():
+        last.add_metric([name], float(job["last_tick"]))
+        interval.add_metric([name], float(job["interval_seconds"]))
+    yield from (last, interval)
 
 
 class ServiceMetrics:

@@ -12,13 +12,18 @@ from marketsvc.api.auth import require_admin
 from marketsvc.app import create_app
 from marketsvc.config import Settings
 
-PUBLIC_POSTS = {"/api/market/market-data", "/api/market/market-data/batch"}
+# The dashboard's login is where the admin token is exchanged for a session.
+PUBLIC_POSTS = {"/api/market/market-data", "/api/market/market-data/batch", "/dashboard/login"}
 
 
 def _guarded(route: APIRoute, inherited: list[Any]) -> bool:
     calls = [dep.call for dep in route.dependant.dependencies]
     calls += [getattr(d, "dependency", None) for d in inherited]
-    return require_admin in calls
+    # Dashboard actions are guarded by the admin session (cookie + CSRF token) instead.
+    session_guard = route.path.startswith("/dashboard/") and any(
+        getattr(c, "__name__", "") == "require_session" for c in calls
+    )
+    return require_admin in calls or session_guard
 
 
 def _walk(routes: list[Any], inherited: list[Any]) -> Iterator[tuple[APIRoute, list[Any]]]:

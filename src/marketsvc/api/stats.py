@@ -70,4 +70,21 @@ async def metrics_snapshot(container: Container) -> dict[str, Any]:
         "planner": await planner_stats(container),
         "provider_errors": orch.provider_errors(),
         "breakers": {name: state.value for name, state in orch.breaker_states().items()},
+        "cache": {k: cache.get(k, 0) for k in ("requests", "cache_hits")},
+        "jobs": _job_ticks(container),
+    }
+
+
+def _job_ticks(container: Container) -> dict[str, dict[str, float]]:
+    """Each job's last tick: its last run here, or the process start before any (a job that
+    never ticks then shows as late, as it should)."""
+    if container.scheduler is None:
+        return {}
+    jobs = container.scheduler.stats()["jobs"]
+    return {
+        name: {
+            "last_tick": j["last_run"] or container.started_at,
+            "interval_seconds": j["interval_seconds"],
+        }
+        for name, j in jobs.items()
     }
