@@ -14,11 +14,12 @@ from typing import Any
 from fastapi import FastAPI
 
 from marketsvc import __version__
+from marketsvc.agents import build_mcp_server, mcp_routes
 from marketsvc.api.bodies import RequestBodyMiddleware
 from marketsvc.api.docs_ui import install_docs
 from marketsvc.api.errors import install_error_handlers
 from marketsvc.api.middleware import AdmissionMiddleware, MetricsMiddleware
-from marketsvc.api.routes import generic, market, ops, probes
+from marketsvc.api.routes import charts, generic, market, ops, probes
 from marketsvc.api.slashes import StripTrailingSlashMiddleware
 from marketsvc.config import Settings
 from marketsvc.container import open_container, secret_values
@@ -35,10 +36,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level, secret_values(settings))
     metrics = ServiceMetrics()
+    # MCP at /mcp (agents/): its session manager lives exactly as long as the Container.
+    mcp_route_list, mcp_sessions = mcp_routes(build_mcp_server())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        async with open_container(settings, metrics) as container:
+        async with open_container(settings, metrics) as container, mcp_sessions.run():
             app.state.container = container  # for tests and diagnostics; requests use state
             # Everything built so far lives as long as the process: move it out of the
             # collector's reach, so full collections under load stay short (a 70 ms stall
@@ -70,8 +73,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Routes are matched in this order: the hot data routes first.
     app.include_router(market.router)
     app.include_router(generic.router)
+    app.include_router(charts.router)
     app.include_router(ops.router)
     app.include_router(ops.admin)
     app.include_router(probes.router)
+    app.router.routes.extend(mcp_route_list)
     install_docs(app)
     return app

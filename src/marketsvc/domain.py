@@ -26,6 +26,7 @@ class DataType(StrEnum):
     NEWS = "news"
     TECHNICAL = "technical"
     FUNDAMENTALS = "fundamentals"
+    CHART = "chart"
 
 
 class Freshness(StrEnum):

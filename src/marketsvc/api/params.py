@@ -188,6 +188,9 @@ async def dispatch(
             force_refresh=force_refresh,
             priority=priority,
         )
+    if data_type is DataType.CHART:
+        # An image is no JSON envelope: it has its own GET route.
+        raise InvalidInputError("data_type chart is served by GET /api/market/chart/{symbol}")
     parse(FundamentalsParams, params)
     return await orch.fundamentals(
         _need(symbol, data_type), force_refresh=force_refresh, priority=priority
