@@ -25,6 +25,8 @@ BTC, ETH-USD, AAPL or BRK.B. Answers say where they came from (source) and how f
 
 
 def build_mcp_server(tools: tuple[ToolSpec, ...] = TOOLS) -> MCPServer:
+    """The SDK's constructor calls ``logging.basicConfig``: a no-op once ``app.py`` has
+    installed the service's JSON handler, which it does first."""
     server: MCPServer = MCPServer(
         "marketsvc", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING"
     )
