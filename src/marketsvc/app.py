@@ -14,13 +14,24 @@ from typing import Any
 from fastapi import FastAPI
 
 from marketsvc import __version__
+from marketsvc.agents import build_mcp_server, mcp_routes
 from marketsvc.api.bodies import RequestBodyMiddleware
 from marketsvc.api.client_keys import ClientKeyMiddleware, presented_key
 from marketsvc.api.docs_ui import install_docs
 from marketsvc.api.errors import install_error_handlers
 from marketsvc.api.fast_path import FastPathMiddleware
 from marketsvc.api.middleware import AdmissionMiddleware, InFlight, MetricsMiddleware
-from marketsvc.api.routes import analytics, generic, keys, market, ops, probes, search, streams
+from marketsvc.api.routes import (
+    analytics,
+    charts,
+    generic,
+    keys,
+    market,
+    ops,
+    probes,
+    search,
+    streams,
+)
 from marketsvc.api.slashes import StripTrailingSlashMiddleware
 from marketsvc.config import Settings
 from marketsvc.container import open_container, secret_values
@@ -39,12 +50,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level, secret_values(settings))
     metrics = ServiceMetrics()
+    # MCP at /mcp (agents/): its session manager lives exactly as long as the Container.
+    mcp_route_list, mcp_sessions = mcp_routes(build_mcp_server())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         async with (
             open_container(settings, metrics) as container,
             open_monitor(container) as monitor,
+            mcp_sessions.run(),
         ):
             app.state.container = container  # for tests and diagnostics; requests use state
             # Everything built so far lives as long as the process: move it out of the
@@ -66,6 +80,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         # Never redirect: Starlette builds the Location from the request's Host header.
         redirect_slashes=False,
+        # Short, stable operation ids for generated clients: a route without an explicit one
+        # is named by its handler (get_usage, not own_usage_api_market_usage_get).
+        generate_unique_id_function=lambda route: route.name,
         # /docs and /redoc come from install_docs: FastAPI's own load their assets from a CDN.
         docs_url=None,
         redoc_url=None,
@@ -97,11 +114,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(streams.router)
     app.include_router(generic.router)
     app.include_router(search.router)
+    app.include_router(charts.router)
     app.include_router(ops.router)
     app.include_router(ops.admin)
     app.include_router(keys.router)
     app.include_router(keys.admin)
     app.include_router(probes.router)
+    app.router.routes.extend(mcp_route_list)
     install_docs(app)
     install_dashboard(app)
     return app

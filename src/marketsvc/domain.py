@@ -31,6 +31,7 @@ class DataType(StrEnum):
     PATTERNS = "patterns"
     ANOMALIES = "anomalies"
     SENTIMENT = "sentiment"
+    CHART = "chart"  # rendered images (api/routes/charts.py)
 
 
 # The data types the generic /market-data, batch and prefetch endpoints serve.

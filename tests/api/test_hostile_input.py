@@ -207,11 +207,11 @@ async def test_price_of_a_slash_pair_answers_like_the_dash_pair(
 async def test_price_pair_route_is_documented(served: tuple[httpx.AsyncClient, Upstream]) -> None:
     client, _ = served
     spec = (await client.get("/openapi.json")).json()
-    op = spec["paths"]["/api/market/price/{base}/{quote}"]["get"]
+    op = spec["paths"]["/api/market/price/{base}/{quote_currency}"]["get"]
     params = {p["name"]: p["in"] for p in op["parameters"]}
     assert params == {
         "base": "path",
-        "quote": "path",
+        "quote_currency": "path",
         "asset_class": "query",
         "validate": "query",
         "force_refresh": "query",

@@ -190,3 +190,14 @@ async def test_usage_and_metrics_count_every_request_refusals_included(required)
     prefix = issued["prefix"]
     assert f'marketsvc_client_key_requests_total{{key="{prefix}"}} 6.0' in metrics
     assert f'marketsvc_client_key_errors_total{{key="{prefix}"}} 2.0' in metrics
+
+
+async def test_the_mcp_server_needs_a_key_when_keys_are_required(required) -> None:  # type: ignore[no-untyped-def]
+    _, client = required
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    headers = {"accept": "application/json, text/event-stream"}
+    refused = await client.post("/mcp", json=call, headers=headers)
+    assert refused.status_code == 401
+    key = (await issue(client))["key"]
+    allowed = await client.post("/mcp", json=call, headers={**headers, "X-API-Key": key})
+    assert allowed.status_code != 401

@@ -27,6 +27,8 @@ from marketsvc.keys import ClientKey, KeyService, Refusal, looks_like_key
 from marketsvc.keys import Scope as KeyScope
 
 PREFIX = "/api/market/"
+# Every data surface a key guards: the REST API (streams included) and the MCP server.
+GUARDED = (PREFIX, "/mcp")
 SCOPE_KEY = "marketsvc.client_key"  # where routes find the accepted key (api/deps.py)
 OPEN = frozenset({"/api/market/health", "/api/market/stats", "/api/market/cache/stats"})
 USAGE = "/api/market/usage"
@@ -79,7 +81,7 @@ class ClientKeyMiddleware:
             # needs them (building the OpenAPI schema takes ~0.1 s).
             self._template.prepare(scope.get("app"))
         path: str = scope.get("path", "")
-        if scope["type"] not in ("http", "websocket") or not path.startswith(PREFIX):
+        if scope["type"] not in ("http", "websocket") or not path.startswith(GUARDED):
             await self.app(scope, receive, send)
             return
         presented = presented_key(scope)

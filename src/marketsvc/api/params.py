@@ -130,6 +130,15 @@ def parse(model: type[P], params: Mapping[str, Any]) -> P:
         raise InvalidInputError(f"params.{where}: {first.get('msg')}") from None
 
 
+_OWN_ROUTES = {
+    DataType.CHART: "/api/market/chart/{symbol}",
+    DataType.ANALYTICS: "/api/market/analytics/{kind}",
+    DataType.PATTERNS: "/api/market/patterns/{symbol}",
+    DataType.ANOMALIES: "/api/market/anomalies",
+    DataType.SENTIMENT: "/api/market/sentiment/{symbol}",
+}
+
+
 def _need(symbol: str | None, data_type: DataType) -> str:
     if not symbol:
         raise InvalidInputError(f"data_type {data_type.value} needs a symbol")
@@ -145,7 +154,9 @@ async def dispatch(
     priority: Priority,
 ) -> Envelope:
     if data_type not in FETCHABLE_TYPES:
-        raise InvalidInputError(f"data_type {data_type.value} is served under /api/market/")
+        # Derived answers and images are no envelope of this endpoint: say where they live.
+        route = _OWN_ROUTES.get(data_type, "/api/market/")
+        raise InvalidInputError(f"data_type {data_type.value} is served by GET {route}")
     if data_type in (DataType.PRICE, DataType.CRYPTO_PRICE, DataType.STOCK_PRICE):
         p = parse(PriceParams, params)
         return await orch.price(

@@ -138,6 +138,40 @@ class StoredHistoryFields(BaseModel):
 
 
 class HistoricalResponse(EnvelopeFields, StoredHistoryFields):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "symbol": "AAPL",
+                "asset_class": "stock",
+                "timespan": "day",
+                "candles": [
+                    {
+                        "ts": "2026-11-23T00:00:00Z",
+                        "open": 227.1,
+                        "high": 229.4,
+                        "low": 226.0,
+                        "close": 228.9,
+                        "volume": 41250000,
+                    }
+                ],
+                "served_from": "history_store",
+                "providers": [
+                    {
+                        "provider": "yahoo",
+                        "from": "2026-11-23T00:00:00Z",
+                        "to": "2026-11-23T00:00:00Z",
+                        "candles": 1,
+                    }
+                ],
+                "source": "yahoo",
+                "cached": True,
+                "freshness": "delayed",
+                "age_seconds": 12.5,
+                "fetched_at": "2026-11-24T12:00:00Z",
+            }
+        }
+    )
+
     symbol: str
     asset_class: str
     timespan: str
@@ -173,6 +207,26 @@ class NewsResponse(EnvelopeFields):
 
 
 class TechnicalResponse(EnvelopeFields, StoredHistoryFields):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "symbol": "BTC",
+                "asset_class": "crypto",
+                "timespan": "day",
+                "period": 14,
+                "timestamps": ["2026-11-22T00:00:00Z", "2026-11-23T00:00:00Z"],
+                "indicators": {"rsi": {"value": [None, 61.2]}},
+                "served_from": "history_store",
+                "providers": [],
+                "source": "binance",
+                "cached": False,
+                "freshness": "delayed",
+                "age_seconds": 0.0,
+                "fetched_at": "2026-11-24T12:00:00Z",
+            }
+        }
+    )
+
     symbol: str
     asset_class: str
     timespan: str
@@ -246,7 +300,16 @@ class FundamentalsResponse(EnvelopeFields):
 
 
 class MarketDataRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "data_type": "historical",
+                "symbol": "AAPL",
+                "params": {"days": 30, "timespan": "day"},
+            }
+        },
+    )
 
     data_type: DataType
     symbol: Symbol | None = Field(default=None, description="Required except for news")
@@ -352,6 +415,10 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: problem_response("Symbol unknown to every provider"),
     422: problem_response("Invalid input"),
     503: problem_response("Every provider failed and nothing stale is held (Retry-After set)"),
+}
+# Any route but the probes may be refused by admission control (api/middleware.py).
+OVERLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    503: problem_response("Too many requests in progress (Retry-After set)"),
 }
 ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: problem_response("Missing or wrong bearer token"),

@@ -10,6 +10,7 @@ prices          30 s       L2 (300 s)  30 s past fresh   a quote moves; a 4-minu
                                                          only worth serving if upstream fails
 news            L2 (5 m)   L3 (1 h)    whole window      headlines trickle in; old ones stay true
 technical       60 s       L3 (1 h)    whole window      derived from bars that change slowly
+chart           60 s       L3 (1 h)    whole window      an image of the same bars (bytes cached)
 historical      L3 (1 h)   24 × L3     whole window      closed bars never change
 fundamentals    6 × L3     168 × L3    whole window      company data changes daily at most
 analytics,      60 s       L3 (1 h)    whole window      like technical: derived from stored bars
@@ -82,6 +83,7 @@ def default_policies(settings: Settings) -> dict[DataType, CachePolicy]:
         DataType.PATTERNS: derived,
         DataType.ANOMALIES: derived,
         DataType.SENTIMENT: CachePolicy(fresh_ttl=short, stale_ttl=max(short, long)),
+        DataType.CHART: CachePolicy(fresh_ttl=min(60.0, long), stale_ttl=long),
         DataType.HISTORICAL: CachePolicy(fresh_ttl=long, stale_ttl=24 * long),
         DataType.FUNDAMENTALS: CachePolicy(fresh_ttl=6 * long, stale_ttl=168 * long),
     }

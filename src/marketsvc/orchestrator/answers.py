@@ -81,18 +81,19 @@ class CachedAnswers:
         data_type: DataType,
         cache_symbol: str,
         params: Mapping[str, object],
-        load: Callable[[], Awaitable[tuple[dict[str, Any], str]]],
+        load: Callable[[], Awaitable[tuple[dict[str, Any] | bytes, str]]],
         *,
         force_refresh: bool,
         native: Freshness | None = None,
     ) -> Envelope:
         """``native``: the data's freshness by nature (history, news: delayed); ``None`` judges
-        it by the answering provider and the data's own ``timestamp`` (prices)."""
+        it by the answering provider and the data's own ``timestamp`` (prices). A loader may
+        return bytes (a rendered chart): they are cached as they are, not as JSON."""
         key = self._key(data_type, cache_symbol, params)
 
         async def loader() -> tuple[bytes, str]:
             data, source = await load()
-            return serialize.dumps(data), source
+            return (data if isinstance(data, bytes) else serialize.dumps(data)), source
 
         policy = self.policies[data_type]
         self.usage.active += 1

@@ -34,6 +34,7 @@ BATCH_DEADLINE_SECONDS = 20.0
 
 @router.post(
     "/market-data",
+    operation_id="fetch_market_data",
     response_model=MarketDataResponse,
     response_model_exclude_none=True,
     responses={**PROBLEM_RESPONSES, **BODY_RESPONSES},
@@ -102,6 +103,7 @@ async def _checked(container: ContainerDep, raw: Any) -> BatchItem:
 
 @router.post(
     "/market-data/batch",
+    operation_id="fetch_batch",
     response_model=BatchResponse,
     response_model_exclude_none=True,
     responses=BODY_RESPONSES,

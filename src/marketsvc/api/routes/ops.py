@@ -15,6 +15,7 @@ from marketsvc.api.params import dispatch
 from marketsvc.api.schemas import (
     ADMIN_RESPONSES,
     BODY_RESPONSES,
+    OVERLOAD_RESPONSES,
     CacheClearRequest,
     CacheClearResponse,
     PrefetchRequest,
@@ -22,7 +23,7 @@ from marketsvc.api.schemas import (
 )
 from marketsvc.domain import DataType, Priority
 
-router = APIRouter(prefix="/api/market", tags=["operations"])
+router = APIRouter(prefix="/api/market", tags=["operations"], responses=OVERLOAD_RESPONSES)
 admin = APIRouter(
     prefix="/api/market",
     tags=["admin"],
@@ -31,17 +32,27 @@ admin = APIRouter(
 )
 
 
-@router.get("/cache/stats", summary="Per-tier size, hits, misses, hit rate, evictions, errors")
+@router.get(
+    "/cache/stats",
+    operation_id="cache_stats",
+    summary="Per-tier size, hits, misses, hit rate, evictions, errors",
+)
 async def cache_stats(container: ContainerDep) -> dict[str, Any]:
     return await stats_views.cache_stats(container)
 
 
-@router.get("/stats", summary="Requests, hit rate, provider calls, planner queues, quotas")
+@router.get(
+    "/stats",
+    operation_id="service_stats",
+    summary="Requests, hit rate, provider calls, planner queues, quotas",
+)
 async def stats(container: ContainerDep) -> dict[str, Any]:
     return await stats_views.service_stats(container)
 
 
-@router.get("/health", summary="Each provider: up / degraded / down (circuit state)")
+@router.get(
+    "/health", operation_id="health", summary="Each provider: up / degraded / down (circuit state)"
+)
 async def health(container: ContainerDep) -> dict[str, Any]:
     providers = container.orchestrator.health()
     statuses = {p["status"] for p in providers.values()}
@@ -56,6 +67,7 @@ async def health(container: ContainerDep) -> dict[str, Any]:
 
 @admin.post(
     "/cache/clear",
+    operation_id="clear_cache",
     response_model=CacheClearResponse,
     responses=BODY_RESPONSES,
     summary="Invalidate in every tier and on every replica (admin)",
@@ -67,6 +79,7 @@ async def cache_clear(body: CacheClearRequest, container: ContainerDep) -> dict[
 
 @admin.post(
     "/prefetch",
+    operation_id="prefetch",
     status_code=202,
     response_model=PrefetchResponse,
     responses=BODY_RESPONSES,

@@ -16,13 +16,19 @@ from marketsvc.api.stats import metrics_snapshot
 router = APIRouter(tags=["probes"])
 
 
-@router.get("/healthz", response_model=Liveness, summary="Liveness: the process answers")
+@router.get(
+    "/healthz",
+    operation_id="healthz",
+    response_model=Liveness,
+    summary="Liveness: the process answers",
+)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @router.get(
     "/readyz",
+    operation_id="readyz",
     response_model=Readiness,
     responses={503: {"model": Readiness}},
     summary="Readiness: the database and (if configured) Redis answer",
@@ -52,8 +58,14 @@ async def readyz(container: ContainerDep) -> JSONResponse:
 
 @router.get(
     "/metrics",
+    operation_id="metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+    responses={
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "Prometheus text format",
+        }
+    },
     summary="Prometheus metrics",
 )
 async def metrics(container: ContainerDep) -> Response:
