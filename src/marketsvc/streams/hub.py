@@ -30,6 +30,7 @@ from marketsvc.errors import MarketsvcError
 from marketsvc.orchestrator import DataOrchestrator
 from marketsvc.orchestrator.freshness import judge
 from marketsvc.orchestrator.serialize import iso_z
+from marketsvc.streams.anomaly_watch import AnomalyWatch
 from marketsvc.streams.books import BookKeeper
 from marketsvc.streams.events import DepthDiff, Event, Tick, symbol_key
 from marketsvc.streams.fanout import Fanout, Subscriber
@@ -39,6 +40,7 @@ from marketsvc.symbols import resolve
 log = logging.getLogger(__name__)
 
 CHANNELS = ("ticker", "trades", "book")
+ANOMALY_INTERVAL = 60.0  # seconds between anomaly checks of the followed symbols
 FLUSH_INTERVAL = 0.2
 
 
@@ -68,6 +70,7 @@ class StreamHub:
         self.streams: list[UpstreamStream] = []
         self.fanout = Fanout()
         self.books = BookKeeper(orchestrator)
+        self.anomalies = AnomalyWatch(orchestrator, self.publish_anomaly, sandbox=sandbox)
         self.watch = {_key(s) for s in watchlist}
         self.live: dict[str, tuple[str, float]] = {}  # key → (provider, tick time)
         self.last: dict[str, dict[str, Any]] = {}  # key → last price payload
@@ -92,7 +95,17 @@ class StreamHub:
         self._tasks = [
             asyncio.create_task(self._flush_loop(), name="streams:flush"),
             asyncio.create_task(self._poll_loop(), name="streams:poll"),
+            asyncio.create_task(
+                self.anomalies.run(self.followed, ANOMALY_INTERVAL), name="streams:anomalies"
+            ),
         ]
+
+    def followed(self) -> set[str]:
+        """The ``asset_class:SYMBOL`` keys clients follow on the ticker channel."""
+        return {t.partition(":")[2] for t in self.fanout.topics if t.startswith("ticker:")}
+
+    def publish_anomaly(self, key: str, body: bytes) -> None:
+        self.fanout.publish(f"ticker:{key}", "anomaly", body, conflate=False)
 
     async def aclose(self) -> None:
         for task in self._tasks:
@@ -393,8 +406,7 @@ class StreamHub:
         """Clients' symbols that no stream carries: polled through the planner at LOW."""
         while True:
             await asyncio.sleep(self.poll_interval)
-            keys = {t.partition(":")[2] for t in self.fanout.topics if t.startswith("ticker:")}
-            for key in sorted(keys - set(self.live)):
+            for key in sorted(self.followed() - set(self.live)):
                 asset, symbol = split_key(key)
                 try:
                     env = await self.orch.price(symbol, asset, priority=Priority.LOW)
