@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from marketsvc import __version__
 from marketsvc.agents import build_mcp_server, mcp_routes
 from marketsvc.api.bodies import RequestBodyMiddleware
-from marketsvc.api.client_keys import ClientKeyMiddleware, presented_key
+from marketsvc.api.client_keys import ClientKeyMiddleware, fast_path_admission
 from marketsvc.api.docs_ui import install_docs
 from marketsvc.api.errors import install_error_handlers
 from marketsvc.api.fast_path import FastPathMiddleware
@@ -99,14 +99,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Every answer, a refused one too, gets a request id, an access line and a count.
     app.add_middleware(MetricsMiddleware, metrics=lambda: metrics)
     # Outermost: fresh L1 price answers skip the layers above and FastAPI (api/fast_path.py).
-    # A request that carries a client key, or any request when keys are required, goes the
-    # normal way: the key is checked, limited and metered there.
-    keys_required = settings.api_keys_required
+    # A client key is answered here only when it is valid, held in memory and unlimited (and
+    # metered as on the route); any other keyed or key-less-but-required request goes the
+    # normal way, where the key is checked, limited and metered in full.
     app.add_middleware(
         FastPathMiddleware,
         metrics=lambda: metrics,
         gate=gate,
-        allow=lambda scope: not keys_required and presented_key(scope) is None,
+        allow=fast_path_admission(settings.api_keys_required),
     )
     # Routes are matched in this order: the hot data routes first.
     app.include_router(market.router)

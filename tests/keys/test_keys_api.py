@@ -154,8 +154,10 @@ async def test_key_priority_reaches_the_planner(required, monkeypatch: pytest.Mo
     high = (await issue(client, priority="HIGH"))["key"]
     low = (await issue(client, priority="low"))["key"]
     plain = (await issue(client))["key"]
-    for key in (high, low, plain):
-        assert (await client.get(PRICE, headers=bearer(key))).status_code == 200
+    # A symbol each: a cached answer never reaches the planner, whatever the priority.
+    for key, symbol in ((high, "BTC"), (low, "ETH"), (plain, "SOL")):
+        path = f"/api/market/price/{symbol}"
+        assert (await client.get(path, headers=bearer(key))).status_code == 200
     assert seen == [Priority.HIGH, Priority.LOW, Priority.MEDIUM]
     bad = await client.post(
         "/api/market/admin/keys", json={"name": "x", "priority": "URGENT"}, headers=ADMIN

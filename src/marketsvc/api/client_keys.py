@@ -217,3 +217,28 @@ async def _problem(
     )
     await send({"type": "http.response.body", "body": body})
     return len(body)
+
+
+# The fast path's verdict (api/fast_path.py ``Admit``): no, yes, or yes-and-meter.
+FastAdmit = bool | Callable[[str, str, int], None]
+
+
+def fast_path_admission(required: bool) -> Callable[[Scope], FastAdmit]:
+    """The fast path's ``allow`` hook: a keyless request when keys are not required may be
+    answered there; so may one whose key is valid, in memory and has no limits (its usage is
+    metered as on the normal route). Anything else — an unknown, refused or limited key, a
+    missing one when keys are required — goes the normal way, where it is checked in full."""
+
+    def admit(scope: Scope) -> FastAdmit:
+        presented = presented_key(scope)
+        if presented is None:
+            return not required
+        service = keys_of(scope)
+        if service is None:
+            return False
+        record = service.accepted_in_memory(presented, KeyScope.READ)
+        if record is None:
+            return False
+        return service.meter.counter_for(record.id)
+
+    return admit

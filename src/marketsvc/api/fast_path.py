@@ -44,6 +44,12 @@ _CLASSES = {"crypto": AssetClass.CRYPTO, "stock": AssetClass.STOCK}
 _JSON = (b"content-type", b"application/json")
 
 
+# What the ``allow`` hook says of a request: False sends it the normal way; True lets this layer
+# answer it; a callable lets it answer and is then told (route template, tier, body size), so
+# the usage of a client key accepted from memory is metered as on the normal route.
+Admit = bool | Callable[[str, str, int], None]
+
+
 class FastPathMiddleware:
     def __init__(
         self,
@@ -51,7 +57,7 @@ class FastPathMiddleware:
         metrics: Callable[[], ServiceMetrics | None],
         gate: InFlight,
         routes: Collection[str] = PRICE_ROUTES,
-        allow: Callable[[Scope], bool] | None = None,
+        allow: Callable[[Scope], Admit] | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
@@ -80,7 +86,8 @@ class FastPathMiddleware:
             if parsed is False:
                 return False
             asset_class = parsed
-        if self.allow is not None and not self.allow(scope):
+        admitted: Admit = True if self.allow is None else self.allow(scope)
+        if admitted is False:
             return False
         state = scope.get("state")
         container: Any = state.get("container") if state else None
@@ -109,6 +116,8 @@ class FastPathMiddleware:
         )
         await send({"type": "http.response.body", "body": body})
         self._account(scope, template, request_id, env.tier, time.perf_counter() - t0)
+        if callable(admitted):
+            admitted(template, env.tier, len(body))  # the client key's usage
         return True
 
     def _route(self, path: str) -> tuple[str, str | None]:

@@ -70,6 +70,7 @@ class UsageMeter:
         self._store = store
         self.flush_interval = flush_interval
         self._clock = clock
+        self._counters: dict[str, Callable[[str, str, int], None]] = {}
         # (key id, day, endpoint) -> [requests, errors, cache hits, upstream calls, bytes]
         self._pending: dict[tuple[str, str, str], list[int]] = {}
         self._last_used: dict[str, float] = {}
@@ -79,6 +80,18 @@ class UsageMeter:
         self._day_ends = 0.0
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+
+    def counter_for(self, key_id: str) -> Callable[[str, str, int], None]:
+        """A ``(endpoint, tier, size)`` counter of answered (200) requests for one key, made
+        once per key (the fast path calls it per request)."""
+        counter = self._counters.get(key_id)
+        if counter is None:
+
+            def counter(endpoint: str, tier: str, size: int) -> None:
+                self.count(key_id, endpoint, 200, tier, size)
+
+            self._counters[key_id] = counter
+        return counter
 
     def count(self, key_id: str, endpoint: str, status: int, tier: str | None, size: int) -> None:
         """One request made with ``key_id`` (refused ones too). Called on the hot path."""

@@ -51,6 +51,9 @@ class KeyService:
         self.limits = limits
         self.meter = meter
         self._clock = clock
+        # Keys accepted by the fast path, by their presented text, with the record they were
+        # checked against (process memory only; never logged, stored or sent anywhere).
+        self._verified: dict[str, ClientKey] = {}
 
     # -- the request path ---------------------------------------------------------------
 
@@ -66,6 +69,26 @@ class KeyService:
         if record is None or not matches(presented, record.key_hash):
             return None, Refusal.INVALID
         return record, record.refusal(self._clock(), scope)
+
+    def accepted_in_memory(self, presented: str, scope: Scope) -> ClientKey | None:
+        """The key's record when it is held in memory, valid, in scope and without limits —
+        what the fast path may answer at once; None sends the request the normal way (where
+        a database lookup, a limit or a refusal is handled)."""
+        key_id = id_of(presented)
+        record = self.cache.records.get(key_id) if key_id is not None else None
+        if record is None or record.limits:
+            return None
+        # The hash is compared once per record version: a rotation or an update replaces the
+        # record object, so a remembered match never outlives the key it was made for.
+        if self._verified.get(presented) is not record:
+            if not matches(presented, record.key_hash):
+                return None
+            if len(self._verified) >= 4096:
+                self._verified.clear()
+            self._verified[presented] = record
+        if record.revoked_at is None and record.expires_at is None and scope in record.scopes:
+            return record
+        return record if record.refusal(self._clock(), scope) is None else None
 
     async def admit(self, record: ClientKey) -> Admission | None:
         return await self.limits.admit(record)
