@@ -27,7 +27,7 @@ from tests.api.conftest import make_settings
 
 EXPECTED_TOOLS = {
     "get_price", "get_prices", "get_history", "get_news", "get_technical", "get_fundamentals",
-    "search_symbols", "get_patterns", "get_anomalies",
+    "search_symbols", "get_analytics", "get_patterns", "get_anomalies",
 }  # fmt: skip
 PROVENANCE = {"source", "cached", "freshness", "age_seconds", "fetched_at", "sandbox"}
 
@@ -112,6 +112,10 @@ async def test_tools_listed_and_each_answers_like_rest(served: tuple[FastAPI, st
         assert found["matches"] and found["matches"][0]["symbol"] == "BTC"
         patterns = structured(await s.call_tool("get_patterns", {"symbol": "AAPL", "days": 90}))
         assert set(patterns) >= PROVENANCE and "candles_used" in patterns
+        vol = structured(
+            await s.call_tool("get_analytics", {"kind": "volatility", "symbols": ["AAPL"]})
+        )
+        assert set(vol) >= PROVENANCE and "convention" in vol
         anomalies = structured(await s.call_tool("get_anomalies", {"symbols": ["BTC"]}))
         assert set(anomalies) >= PROVENANCE
 

@@ -188,6 +188,24 @@ async def search_symbols(
     return {"query": query.strip(), "count": len(matches), "matches": matches}
 
 
+async def get_analytics(
+    ctx: Context,
+    kind: Annotated[
+        Literal["returns", "volatility", "drawdown", "sharpe", "beta", "correlation"],
+        Field(description="the statistic"),
+    ],
+    symbols: Annotated[list[Symbol], Field(min_length=1, max_length=20)],
+    days: Days = 365,
+    benchmark: Annotated[
+        Symbol | None, Field(description="for beta/correlation: default SPY or BTC")
+    ] = None,
+) -> dict[str, Any]:
+    return await _answer(
+        ctx,
+        lambda c: c.orchestrator.analytics.stats(kind, symbols, days=days, benchmark=benchmark),
+    )
+
+
 async def get_patterns(ctx: Context, symbol: Symbol, days: Days = 180) -> dict[str, Any]:
     return await _answer(ctx, lambda c: c.orchestrator.analytics.patterns(symbol, days=days))
 
@@ -235,6 +253,10 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec("search_symbols", "Search symbols", "Symbols whose ticker or name matches the "
              "query (symbol, name, asset_class, providers), from the stored symbol lists; "
              "never a provider call.", search_symbols),
+    ToolSpec("get_analytics", "Statistics", "Returns, volatility (annualised: 252 days for "
+             "stocks, 365 for crypto), drawdown, Sharpe, beta or a correlation matrix over "
+             "stored daily candles; each answer names its convention and candles." + _PROVENANCE,
+             get_analytics),
     ToolSpec("get_patterns", "Candlestick patterns", "TA-Lib-equal candlestick patterns "
              "(+100/-100) and support/resistance levels over stored daily candles."
              + _PROVENANCE, get_patterns),
