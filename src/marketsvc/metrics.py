@@ -91,6 +91,47 @@ class _Snapshot(Collector):
         for name, state in d.get("breakers", {}).items():
             breaker.add_metric([name], float(BREAKER_VALUE.get(state, 0)))
         yield breaker
+        yield from _streams(d.get("streams") or {})
+
+
+def _streams(s: Mapping[str, Any]) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    """Per provider stream: connected, subscribed symbols, messages/s, lag, reconnects; per
+    process: client connections, subscriptions, dropped slow consumers."""
+    per: dict[str, GaugeMetricFamily] = {
+        "connected": GaugeMetricFamily(
+            "marketsvc_stream_connected", "1 while the stream is connected", labels=["provider"]
+        ),
+        "subscribed": GaugeMetricFamily(
+            "marketsvc_stream_subscribed_symbols", "Symbols subscribed", labels=["provider"]
+        ),
+        "messages_per_second": GaugeMetricFamily(
+            "marketsvc_stream_messages_per_second", "Messages per second", labels=["provider"]
+        ),
+        "lag_seconds": GaugeMetricFamily(
+            "marketsvc_stream_lag_seconds",
+            "Now minus the last tick's own time",
+            labels=["provider"],
+        ),
+    }
+    reconnects = CounterMetricFamily(
+        "marketsvc_stream_reconnects", "Stream reconnections", labels=["provider"]
+    )
+    for name, st in (s.get("streams") or {}).items():
+        for field, family in per.items():
+            value = st.get(field)
+            if value is not None:
+                family.add_metric([name], float(value))
+        reconnects.add_metric([name], float(st.get("reconnects", 0)))
+    yield from per.values()
+    yield reconnects
+    for field, help_text in (
+        ("clients", "Stream client connections (WebSocket and SSE)"),
+        ("subscriptions", "Client subscriptions"),
+        ("dropped_slow_consumers", "Clients dropped for falling behind"),
+    ):
+        family = GaugeMetricFamily(f"marketsvc_stream_{field}", help_text)
+        family.add_metric([], float(s.get(field, 0)))
+        yield family
 
 
 def _cache_and_jobs(d: Mapping[str, Any]) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:

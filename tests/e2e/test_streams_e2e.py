@@ -98,6 +98,10 @@ def test_ws_sse_latency_zero_call_rest_and_reconnects(tmp_path: Path) -> None:
         ticks = [m for m in ws if m["type"] == "tick"]
         assert {m["source"] for m in ticks if m["symbol"] == "BTC"} == {"binance"}
         assert {m["source"] for m in ticks if m["symbol"] == "MSFT"} == {"finnhub"}
+        metrics = httpx.get(f"{root}/metrics", timeout=10).text
+        assert 'marketsvc_stream_connected{provider="binance"} 1.0' in metrics
+        assert 'marketsvc_stream_subscribed_symbols{provider="binance"}' in metrics
+        assert "marketsvc_stream_lag_seconds{" in metrics
         assert all(m["freshness"] == "realtime" for m in ticks)
         ws_lat = [(m["_received"] - _tick_time(m)) * 1000 for m in ticks]
         sse = asyncio.run(_sse_ticks(root, "BTC,AAPL", 4.0))

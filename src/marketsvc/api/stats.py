@@ -70,6 +70,7 @@ async def metrics_snapshot(container: Container) -> dict[str, Any]:
         "planner": await planner_stats(container),
         "provider_errors": orch.provider_errors(),
         "breakers": {name: state.value for name, state in orch.breaker_states().items()},
+        "streams": container.streams.stats() if container.streams else None,
         "cache": {k: cache.get(k, 0) for k in ("requests", "cache_hits")},
         "jobs": _job_ticks(container),
     }
