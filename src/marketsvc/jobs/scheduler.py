@@ -9,6 +9,7 @@ is down; duplicates are the lesser harm and the call planner still bounds upstre
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -63,6 +64,9 @@ class JobScheduler:
         self.replica_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.heartbeat: float | None = None
         self._scheduler: AsyncIOScheduler | None = None
+        # Runs in progress: APScheduler's shutdown leaves them running, so aclose ends them
+        # before the resources they use (planner, cache) are closed under them.
+        self._running: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
         scheduler = AsyncIOScheduler(timezone="UTC")
@@ -86,6 +90,11 @@ class JobScheduler:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+        running = list(self._running)
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running, timeout=5.0)
 
     async def _beat(self) -> None:
         self.heartbeat = self._clock()
@@ -106,6 +115,10 @@ class JobScheduler:
 
     async def run_once(self, name: str) -> bool:
         """Run job ``name`` for the current tick if this replica wins the lease."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
         spec = self.specs[name]
         record = self.records[name]
         started = self._clock()
