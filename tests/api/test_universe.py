@@ -260,3 +260,22 @@ async def test_openapi_documents_search_and_the_resolution_field(
         "providers",
     }
     assert "resolution" in schemas["PriceResponse"]["properties"]
+
+
+async def test_every_answer_reads_a_long_tail_coin_by_the_same_universes(
+    loaded: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    """Analytics, patterns and charts resolve symbols as prices do (not by the built-in
+    table, which would read PEPE as a stock)."""
+    _, client = loaded
+    for path in (
+        "/api/market/analytics/volatility?symbols=PEPE&days=60",
+        "/api/market/patterns/PEPE?days=60",
+    ):
+        resp = await client.get(path)
+        assert resp.status_code == 200, (path, resp.text)
+        used = resp.json()["candles_used"]
+        first = used[0] if isinstance(used, list) else used
+        assert (first["symbol"], first["asset_class"]) == ("PEPE", "crypto"), used
+    chart = await client.get("/api/market/chart/PEPE?days=60&format=svg")
+    assert chart.status_code == 200 and chart.headers["x-data-source"] in {"binance", "coingecko"}

@@ -4,7 +4,7 @@ call once stored), with the description of the candles used that each answer car
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -17,7 +17,7 @@ from marketsvc.domain import AssetClass, Candle, Interval, Priority
 from marketsvc.errors import InvalidInputError
 from marketsvc.orchestrator.history_source import HistorySource
 from marketsvc.orchestrator.serialize import iso_z
-from marketsvc.symbols import Instrument, resolve
+from marketsvc.symbols import Instrument
 
 MAX_SYMBOLS = 20
 
@@ -63,7 +63,13 @@ class SymbolBars:
         }
 
 
-def parse_symbols(raw: Sequence[str], asset_class: AssetClass | None) -> list[Instrument]:
+# How a symbol is read (DataOrchestrator.instrument: the stored symbol universes).
+Resolve = Callable[[str, AssetClass | None], Instrument]
+
+
+def parse_symbols(
+    raw: Sequence[str], asset_class: AssetClass | None, resolve: Resolve
+) -> list[Instrument]:
     """Comma lists and repeats allowed; at most ``MAX_SYMBOLS`` distinct symbols."""
     names = [s.strip() for part in raw for s in part.split(",") if s.strip()]
     if not names:

@@ -18,6 +18,7 @@ from marketsvc.domain import AssetClass, DataType, Freshness, Priority
 from marketsvc.errors import InvalidInputError, MarketsvcError
 from marketsvc.orchestrator import analytics_data as build
 from marketsvc.orchestrator.analysis_input import (
+    Resolve,
     SymbolBars,
     cache_symbol,
     joined_source,
@@ -27,7 +28,7 @@ from marketsvc.orchestrator.analysis_input import (
 from marketsvc.orchestrator.answers import CachedAnswers, Envelope
 from marketsvc.orchestrator.history_source import HistorySource
 from marketsvc.orchestrator.usage import UsageTracker
-from marketsvc.symbols import Instrument, resolve
+from marketsvc.symbols import Instrument
 
 DEFAULT_BENCHMARK = {AssetClass.STOCK: "SPY", AssetClass.CRYPTO: "BTC"}
 
@@ -46,7 +47,10 @@ class Analytics:
         usage: UsageTracker,
         validate: Validate,
         max_spread_pct: float,
+        *,
+        resolve: Resolve,
     ) -> None:
+        self._resolve = resolve
         self._source = source
         self._answers = answers
         self._usage = usage
@@ -89,10 +93,10 @@ class Analytics:
         """``kind`` ∈ returns volatility drawdown sharpe beta correlation."""
         if kind not in build.KINDS:
             raise InvalidInputError(f"kind must be one of {', '.join(build.KINDS)}")
-        insts = parse_symbols(symbols, asset_class)
+        insts = parse_symbols(symbols, asset_class, self._resolve)
         if kind == "correlation" and len(insts) < 2:
             raise InvalidInputError("a correlation matrix needs at least 2 symbols")
-        bench = resolve(benchmark) if benchmark else None
+        bench = self._resolve(benchmark, None) if benchmark else None
         start, end = self._source.range(None, None, days)
 
         async def load() -> tuple[dict[str, Any], str]:
@@ -149,7 +153,7 @@ class Analytics:
     ) -> dict[str, SymbolBars]:
         """Each symbol's benchmark: the one asked for, else SPY for stocks and BTC for crypto."""
         wanted = {
-            b.key: bench or resolve(DEFAULT_BENCHMARK[b.inst.asset_class], b.inst.asset_class)
+            b.key: bench or self._resolve(DEFAULT_BENCHMARK[b.inst.asset_class], b.inst.asset_class)
             for b in bars
         }
         distinct = list(dict.fromkeys(wanted.values()))
@@ -169,7 +173,7 @@ class Analytics:
         force_refresh: bool = False,
         priority: Priority = Priority.MEDIUM,
     ) -> Envelope:
-        inst = resolve(symbol, asset_class)
+        inst = self._resolve(symbol, asset_class)
         start, end = self._source.range(None, None, days)
 
         async def load() -> tuple[dict[str, Any], str]:
@@ -191,7 +195,7 @@ class Analytics:
         force_refresh: bool = False,
         priority: Priority = Priority.MEDIUM,
     ) -> Envelope:
-        insts = parse_symbols(symbols, asset_class)
+        insts = parse_symbols(symbols, asset_class, self._resolve)
         start, end = self._source.range(None, None, days)
 
         async def load() -> tuple[dict[str, Any], str]:

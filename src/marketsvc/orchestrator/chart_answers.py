@@ -16,7 +16,6 @@ from marketsvc.charts import ChartFormat, ChartSpec, Study, ThemeName, render_ch
 from marketsvc.domain import AssetClass, DataType, Freshness, Interval, Priority
 from marketsvc.orchestrator.answers import Envelope
 from marketsvc.orchestrator.service import DataOrchestrator
-from marketsvc.symbols import resolve
 
 # Calendar time per bar when fetching the warm-up: stocks trade about 5 days in 7 (and not
 # on holidays), so daily warm-up bars need ~1.5 calendar days each.
@@ -41,7 +40,7 @@ async def chart(
 ) -> Envelope:
     """The chart as an Envelope whose ``payload`` is the SVG or PNG bytes. ``note`` is shown
     beside the source in the chart's corner (e.g. that the data is synthetic)."""
-    inst = resolve(raw_symbol, asset_class)
+    inst = orch.instrument(raw_symbol, asset_class)
     orch.usage.track(f"{inst.asset_class.value}:{inst.symbol}")
     start, end = orch.source.range(None, None, days, interval)
     per_bar = interval.seconds * _CALENDAR_PER_BAR[inst.asset_class]

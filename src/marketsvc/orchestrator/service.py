@@ -85,7 +85,12 @@ class DataOrchestrator:
         )
         # statistics, patterns, anomalies; news sentiment
         self.analytics = Analytics(
-            self.source, self.answers, self.usage, self.validate_price, max_spread_pct
+            self.source,
+            self.answers,
+            self.usage,
+            self.validate_price,
+            max_spread_pct,
+            resolve=self.instrument,
         )
         self.sentiment = NewsSentiment(self.source, self.answers, self.usage, self.news)
         self._background: set[asyncio.Task[Any]] = set()
@@ -96,6 +101,11 @@ class DataOrchestrator:
         self._resolved_for: object = None
 
     # -- bookkeeping -------------------------------------------------------------------------
+
+    def instrument(self, raw_symbol: str, asset_class: AssetClass | None = None) -> Instrument:
+        """``raw_symbol`` as the stored symbol universes read it: the one rule every answer
+        (prices, history, analytics, charts, streams) resolves symbols by."""
+        return self.resolver.resolve(raw_symbol, asset_class).instrument
 
     def top_symbols(self, kind: str, n: int = 10) -> list[str]:
         return self.usage.top(kind, n)

@@ -170,7 +170,7 @@ class StreamHub:
 
     def is_streamed(self, symbol: str) -> bool:
         """Whether ``symbol`` (``BTC``, ``crypto:BTC``) is kept fresh by a live stream now."""
-        key = symbol if ":" in symbol else _key(symbol)
+        key = symbol if ":" in symbol else self._key_of(symbol)
         held = self.live.get(key)
         return held is not None and self._clock() - held[1] < 30.0
 
@@ -306,6 +306,11 @@ class StreamHub:
 
     # -- cache writes --------------------------------------------------------------------------
 
+    def _key_of(self, raw: str) -> str:
+        """The topic key of a client's symbol, read as subscribe reads it (the universes)."""
+        inst = self.orch.instrument(raw)
+        return symbol_key(inst.asset_class, inst.symbol)
+
     def _cache_key(self, key: str) -> str:
         text = self._keys.get(key)
         if text is None:
@@ -337,7 +342,7 @@ class StreamHub:
         """Add topics, then queue a snapshot per symbol (before any tick for it)."""
         fresh = False
         for raw in symbols:
-            inst = resolve(raw)
+            inst = self.orch.instrument(raw)
             topic = f"{channel}:{symbol_key(inst.asset_class, inst.symbol)}"
             if topic in sub.topics:
                 continue
@@ -348,7 +353,7 @@ class StreamHub:
 
     def unsubscribe(self, sub: Subscriber, channel: str, symbols: Sequence[str]) -> None:
         for raw in symbols:
-            self.fanout.remove(sub, f"{channel}:{_key(raw)}")
+            self.fanout.remove(sub, f"{channel}:{self._key_of(raw)}")
         self._route()
 
     def leave(self, sub: Subscriber) -> None:
@@ -452,5 +457,6 @@ def _blank(symbol: str, asset: AssetClass) -> dict[str, Any]:
 
 
 def _key(raw: str) -> str:
+    # Watchlists are read at construction, before the stored universes are loaded.
     inst = resolve(raw)
     return symbol_key(inst.asset_class, inst.symbol)
