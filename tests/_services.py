@@ -18,7 +18,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -262,3 +263,23 @@ def redis_problem(url: str) -> str | None:
     except (OSError, aioredis.RedisError) as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
+
+
+@contextmanager
+def sandbox_service(tmp: Path, **env: str) -> Iterator[tuple[str, MarketsvcProcess]]:
+    """``marketsvc serve --sandbox`` as a process on a spare port (its own SQLite file, no
+    scheduler, quiet logs unless ``env`` says otherwise), ready, and stopped afterwards."""
+    port = free_port()
+    settings = {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'svc.db'}",
+        "SCHEDULER_ENABLED": "false",
+        "LOG_LEVEL": "WARNING",
+        **env,
+    }
+    proc = MarketsvcProcess(["serve", "--sandbox", "--port", str(port)], settings, tmp, "svc")
+    root = f"http://127.0.0.1:{port}"
+    proc.start(f"{root}/readyz")
+    try:
+        yield root, proc
+    finally:
+        proc.stop()

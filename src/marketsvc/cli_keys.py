@@ -21,7 +21,7 @@ from marketsvc.config import Settings
 from marketsvc.db.engine import create_engine
 from marketsvc.db.mode import mode_name
 from marketsvc.domain import Priority
-from marketsvc.keys import ClientKey, KeyService, parse_limit, parse_scopes
+from marketsvc.keys import ClientKey, KeyService, key_view, parse_limit, parse_scopes
 from marketsvc.keys.service import admin_service
 from marketsvc.preflight import ConfigError, check_database, check_redis, load_settings
 
@@ -160,36 +160,7 @@ async def _act(service: KeyService, args: argparse.Namespace) -> int:
 
 
 def _view(r: ClientKey) -> dict[str, Any]:
-    now = datetime.now(UTC).timestamp()
-    status = (
-        "revoked"
-        if r.revoked_at
-        else "expired"
-        if r.expires_at and now >= r.expires_at
-        else "active"
-    )
-
-    def iso(ts: float | None) -> str | None:
-        return (
-            None
-            if ts is None
-            else datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-        )
-
-    return {
-        "id": r.id,
-        "prefix": r.prefix,
-        "name": r.name,
-        "scopes": sorted(s.value for s in r.scopes),
-        "limit": str(r.rate_limit) if r.rate_limit else None,
-        "quota": str(r.quota) if r.quota else None,
-        "priority": r.priority.name if r.priority is not None else None,
-        "status": status,
-        "created_at": iso(r.created_at),
-        "expires_at": iso(r.expires_at),
-        "revoked_at": iso(r.revoked_at),
-        "last_used_at": iso(r.last_used_at),
-    }
+    return key_view(r, datetime.now(UTC).timestamp())
 
 
 def _print(args: argparse.Namespace, view: dict[str, Any], key: str | None = None) -> None:

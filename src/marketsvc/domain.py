@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 from typing import Any
 
@@ -240,3 +240,11 @@ class RateLimit:
         if not limits:
             raise ValueError("empty rate limit: expected N/unit;N/unit (e.g. 30/minute)")
         return tuple(sorted(limits, key=lambda r: r.window))
+
+
+def iso_z(moment: datetime) -> str:
+    """ISO 8601 in UTC with ``Z``: the one timestamp format of every answer (contract)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    text = moment.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text

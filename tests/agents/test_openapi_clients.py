@@ -20,7 +20,7 @@ import httpx
 import pytest
 from openapi_spec_validator import validate
 
-from tests._services import MarketsvcProcess, free_port
+from tests._services import sandbox_service
 
 GENERATOR_CONFIG = """\
 content_type_overrides:
@@ -41,20 +41,8 @@ PACKAGE = "marketsvc_gen_client"
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("clients")
-    port = free_port()
-    env = {
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'svc.db'}",
-        "SCHEDULER_ENABLED": "false",
-        "LOG_LEVEL": "WARNING",
-    }
-    proc = MarketsvcProcess(["serve", "--sandbox", "--port", str(port)], env, tmp, "svc")
-    url = f"http://127.0.0.1:{port}"
-    proc.start(f"{url}/readyz")
-    try:
+    with sandbox_service(tmp_path_factory.mktemp("clients")) as (url, _):
         yield url
-    finally:
-        proc.stop()
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests._services import MarketsvcProcess, free_port
+from tests._services import sandbox_service
 from tests.browser.test_docs_in_chromium import assert_stayed_local, browser, open_page
 
 __all__ = ["browser"]  # the module-scoped Chromium fixture, shared with the docs test
@@ -30,29 +30,20 @@ SHOTS = Path("/tmp/dashboard-shots")
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    tmp = tmp_path_factory.mktemp("dash")
-    port = free_port()
+    # Streamed symbols are refilled by ticks within 0.2 s of a clear: keep the cache page's
+    # clear-an-entry check about the cache alone.
     env = {
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'svc.db'}",
-        "SCHEDULER_ENABLED": "false",
         "LOG_LEVEL": "INFO",
         "ADMIN_TOKEN": ADMIN,
         "MONITOR_INTERVAL": "0.5",
         "MONITOR_SAMPLE_SECONDS": "2",
-        # Streamed symbols are refilled by ticks within 0.2 s of a clear: keep the cache page's
-        # clear-an-entry check about the cache alone.
         "STREAMS_ENABLED": "false",
     }
-    proc = MarketsvcProcess(["serve", "--sandbox", "--port", str(port)], env, tmp, "svc")
-    root = f"http://127.0.0.1:{port}"
-    proc.start(f"{root}/readyz")
-    try:
+    with sandbox_service(tmp_path_factory.mktemp("dash"), **env) as (root, proc):
         for symbol in ["BTC", "ETH", "AAPL", "BTC", "BTC", "MSFT", "AAPL"]:
             httpx.get(f"{root}/api/market/price/{symbol}", timeout=20).raise_for_status()
             time.sleep(0.3)  # spread over more than one sample period
         yield root, proc.log
-    finally:
-        proc.stop()
     assert ADMIN not in proc.log.read_text()  # never logged, after everything below ran
 
 

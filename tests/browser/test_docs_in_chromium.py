@@ -21,7 +21,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
 
-from tests._services import MarketsvcProcess, free_port
+from tests._services import sandbox_service
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = Path("/tmp/docs.png")
@@ -43,20 +43,8 @@ class Watch:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("browser")
-    port = free_port()
-    env = {
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'svc.db'}",
-        "SCHEDULER_ENABLED": "false",
-        "LOG_LEVEL": "WARNING",
-    }
-    proc = MarketsvcProcess(["serve", "--sandbox", "--port", str(port)], env, tmp, "svc")
-    root = f"http://127.0.0.1:{port}"
-    proc.start(f"{root}/readyz")
-    try:
+    with sandbox_service(tmp_path_factory.mktemp("browser")) as (root, _):
         yield root
-    finally:
-        proc.stop()
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import orjson
 from fastapi import Response
 
 from marketsvc.container import Container
+from marketsvc.domain import iso_z
 from marketsvc.orchestrator import Envelope
-from marketsvc.orchestrator.serialize import iso_z
 
 
 def envelope_body(env: Envelope, sandbox: bool) -> dict[str, Any]:

@@ -10,7 +10,14 @@ Public names: :class:`KeyService` (and :func:`open_key_service`), :class:`Issued
 from marketsvc.keys.hashing import looks_like_key
 from marketsvc.keys.limits import Admission
 from marketsvc.keys.metering import UsageCollector, UsageRow
-from marketsvc.keys.model import ClientKey, Refusal, Scope, parse_limit, parse_scopes
+from marketsvc.keys.model import (
+    ClientKey,
+    Refusal,
+    Scope,
+    key_view,
+    parse_limit,
+    parse_scopes,
+)
 from marketsvc.keys.service import IssuedKey, KeyService, open_key_service
 from marketsvc.keys.store import KeyStoreError
 
@@ -24,6 +31,7 @@ __all__ = [
     "Scope",
     "UsageCollector",
     "UsageRow",
+    "key_view",
     "looks_like_key",
     "open_key_service",
     "parse_limit",

@@ -4,9 +4,11 @@ reasons a presented key can be refused."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
-from marketsvc.domain import Priority, RateLimit
+from marketsvc.domain import Priority, RateLimit, iso_z
 from marketsvc.keys.hashing import prefix_of
 
 
@@ -84,3 +86,31 @@ def parse_scopes(values: list[str] | tuple[str, ...]) -> frozenset[Scope]:
     if not scopes:
         raise ValueError("a key needs at least one scope (read, admin)")
     return scopes
+
+
+def key_view(record: ClientKey, now: float) -> dict[str, Any]:
+    """What the admin API and the CLI show of a key (never the key or its hash)."""
+    status = "active"
+    if record.revoked_at is not None:
+        status = "revoked"
+    elif record.expires_at is not None and now >= record.expires_at:
+        status = "expired"
+    return {
+        "id": record.id,
+        "prefix": record.prefix,
+        "name": record.name,
+        "scopes": sorted(s.value for s in record.scopes),
+        "limit": str(record.rate_limit) if record.rate_limit else None,
+        "quota": str(record.quota) if record.quota else None,
+        "priority": record.priority.name if record.priority is not None else None,
+        "status": status,
+        "created_at": _iso(record.created_at),
+        "expires_at": _iso(record.expires_at),
+        "revoked_at": _iso(record.revoked_at),
+        "rotated_at": _iso(record.rotated_at),
+        "last_used_at": _iso(record.last_used_at),
+    }
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else iso_z(datetime.fromtimestamp(ts, UTC))

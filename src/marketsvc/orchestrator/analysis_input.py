@@ -13,10 +13,9 @@ import numpy as np
 
 from marketsvc.analytics.stats import PERIODS_PER_YEAR, FloatArray
 from marketsvc.cache.base import MAX_SOURCE_LENGTH
-from marketsvc.domain import AssetClass, Candle, Interval, Priority
+from marketsvc.domain import AssetClass, Candle, Interval, Priority, iso_z
 from marketsvc.errors import InvalidInputError
 from marketsvc.orchestrator.history_source import HistorySource
-from marketsvc.orchestrator.serialize import iso_z
 from marketsvc.symbols import Instrument
 
 MAX_SYMBOLS = 20

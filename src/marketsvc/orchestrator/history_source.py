@@ -12,12 +12,11 @@ from typing import Any
 
 from marketsvc.cache.base import MAX_SOURCE_LENGTH
 from marketsvc.db.candles import CandleRepository
-from marketsvc.domain import AssetClass, Candle, Capability, Interval, Priority
+from marketsvc.domain import AssetClass, Candle, Capability, Interval, Priority, iso_z
 from marketsvc.errors import InvalidInputError
 from marketsvc.history import HistoryService
 from marketsvc.history.service import FORMING_TTL, FetchedCandles
 from marketsvc.orchestrator.chain_runner import ChainRunner
-from marketsvc.orchestrator.serialize import iso_z
 from marketsvc.providers.base import Provider
 from marketsvc.symbols import Instrument
 

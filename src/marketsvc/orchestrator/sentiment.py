@@ -15,10 +15,9 @@ from marketsvc.analytics.sentiment import (
     label,
     lexicon_score,
 )
-from marketsvc.domain import Article, DataType, Freshness, Priority
+from marketsvc.domain import Article, DataType, Freshness, Priority, iso_z
 from marketsvc.orchestrator.answers import CachedAnswers, Envelope
 from marketsvc.orchestrator.history_source import HistorySource
-from marketsvc.orchestrator.serialize import iso_z
 from marketsvc.orchestrator.usage import UsageTracker
 from marketsvc.symbols import resolve
 

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 
-from marketsvc.domain import Article, Candle, Fundamentals, Quote
-
-
-def iso_z(moment: datetime) -> str:
-    """ISO 8601 in UTC with ``Z``: the one timestamp format of every answer (contract)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    text = moment.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+from marketsvc.domain import Article, Candle, Fundamentals, Quote, iso_z
 
 
 def quote_data(q: Quote) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from marketsvc.domain import (
     Interval,
     Priority,
     Quote,
+    iso_z,
 )
 from marketsvc.errors import (
     AllProvidersFailedError,
@@ -329,7 +330,7 @@ class DataOrchestrator:
                 "asset_class": inst.asset_class.value,
                 "timespan": interval.value,
                 "period": period,
-                "timestamps": [serialize.iso_z(c.ts) for c in bars],
+                "timestamps": [iso_z(c.ts) for c in bars],
                 "indicators": compute(names, bars, period),
                 **spans,
             }

@@ -25,11 +25,10 @@ import orjson
 from marketsvc.cache.base import CacheEntry, CacheKey
 from marketsvc.cache.policy import CachePolicy
 from marketsvc.cache.tiered import TieredCache
-from marketsvc.domain import AssetClass, DataType, Freshness, Priority
+from marketsvc.domain import AssetClass, DataType, Freshness, Priority, iso_z
 from marketsvc.errors import MarketsvcError
 from marketsvc.orchestrator import DataOrchestrator
 from marketsvc.orchestrator.freshness import judge
-from marketsvc.orchestrator.serialize import iso_z
 from marketsvc.streams.anomaly_watch import AnomalyWatch
 from marketsvc.streams.books import BookKeeper
 from marketsvc.streams.events import DepthDiff, Event, Tick, symbol_key

@@ -18,9 +18,8 @@ from marketsvc.api.routes.market import AssetClassQuery, ForceRefresh, SymbolPat
 from marketsvc.api.schemas import PROBLEM_RESPONSES
 from marketsvc.charts import ChartFormat, ThemeName, parse_studies
 from marketsvc.charts.spec import MAX_HEIGHT, MAX_WIDTH, MIN_HEIGHT, MIN_WIDTH
-from marketsvc.domain import Interval
+from marketsvc.domain import Interval, iso_z
 from marketsvc.orchestrator.chart_answers import chart as chart_answer
-from marketsvc.orchestrator.serialize import iso_z
 
 router = APIRouter(prefix="/api/market", tags=["charts"])
 

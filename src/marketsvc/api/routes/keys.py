@@ -15,8 +15,14 @@ from marketsvc.api.client_keys import SCOPE_KEY
 from marketsvc.api.deps import ContainerDep
 from marketsvc.api.schemas import ADMIN_RESPONSES, BODY_RESPONSES, problem_response
 from marketsvc.domain import Priority
-from marketsvc.keys import ClientKey, IssuedKey, UsageRow, parse_limit, parse_scopes
-from marketsvc.orchestrator.serialize import iso_z
+from marketsvc.keys import (
+    ClientKey,
+    IssuedKey,
+    UsageRow,
+    key_view,
+    parse_limit,
+    parse_scopes,
+)
 
 router = APIRouter(prefix="/api/market", tags=["client keys"])
 admin = APIRouter(
@@ -90,33 +96,6 @@ class IssuedKeyView(KeyView):
 
 class KeyList(BaseModel):
     keys: list[KeyView]
-
-
-def _iso(ts: float | None) -> str | None:
-    return None if ts is None else iso_z(datetime.fromtimestamp(ts, UTC))
-
-
-def key_view(record: ClientKey, now: float) -> dict[str, Any]:
-    status = "active"
-    if record.revoked_at is not None:
-        status = "revoked"
-    elif record.expires_at is not None and now >= record.expires_at:
-        status = "expired"
-    return {
-        "id": record.id,
-        "prefix": record.prefix,
-        "name": record.name,
-        "scopes": sorted(s.value for s in record.scopes),
-        "limit": str(record.rate_limit) if record.rate_limit else None,
-        "quota": str(record.quota) if record.quota else None,
-        "priority": record.priority.name if record.priority is not None else None,
-        "status": status,
-        "created_at": _iso(record.created_at),
-        "expires_at": _iso(record.expires_at),
-        "revoked_at": _iso(record.revoked_at),
-        "rotated_at": _iso(record.rotated_at),
-        "last_used_at": _iso(record.last_used_at),
-    }
 
 
 def _issued(issued: IssuedKey, status: int) -> JSONResponse:
