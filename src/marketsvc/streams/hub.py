@@ -345,8 +345,10 @@ class StreamHub:
             topic = f"{channel}:{symbol_key(inst.asset_class, inst.symbol)}"
             if topic in sub.topics:
                 continue
-            fresh |= self.fanout.add(sub, topic)
+            # The snapshot is queued before the topic is joined: joined first, a tick could
+            # reach the client while the snapshot's price is still being fetched.
             await self.snapshot(sub, channel, inst.symbol, inst.asset_class)
+            fresh |= self.fanout.add(sub, topic)
         if fresh:
             self._route()
 
